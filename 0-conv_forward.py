@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Task 0: forward pass of a 2-D convolutional layer (NHWC) in NumPy."""
+import numpy as np
+
+CHUNK_BYTES = 64 * 2 ** 20  # cap on the window matrix of one batch chunk
+
+
+def _compute_dtype(name, array):
+    """Check that `array` is a real ndarray; return the dtype to compute in."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError("{} must be a numpy.ndarray, got {}".format(
+            name, type(array).__name__))
+    if array.dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if array.dtype.kind != "f":
+        raise TypeError("{} must hold real numbers, got dtype {}".format(
+            name, array.dtype))
+    return array.dtype
+
+
+def _pair(name, value, low):
+    """Return `value` as a tuple of two ints >= low, else raise ValueError."""
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            and v >= low for v in value)):
+        return int(value[0]), int(value[1])
+    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
+        name, low, value))
+
+
+def _padding(padding, h_prev, w_prev, kh, kw, sh, sw):
+    """Return (ph, pw): 'valid' -> 0, 'same' -> the course's symmetric rule."""
+    if isinstance(padding, str) and padding == "valid":
+        return 0, 0
+    if isinstance(padding, str) and padding == "same":
+        ph = -(-((h_prev - 1) * sh + kh - h_prev) // 2)  # ceil(... / 2)
+        pw = -(-((w_prev - 1) * sw + kw - w_prev) // 2)
+        return max(ph, 0), max(pw, 0)
+    if isinstance(padding, str):
+        raise ValueError("padding must be 'same', 'valid' or (ph, pw), "
+                         "got {!r}".format(padding))
+    return _pair("padding", padding, 0)
+
+
+def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
+    """Forward propagation over a convolutional layer.
+
+    Cross-correlation (no kernel flip), as in every deep-learning framework:
+    Z[n, y, x, k] = sum over i, j, c of
+    A_pad[n, y * sh + i, x * sw + j, c] * W[i, j, c, k] + b[0, 0, 0, k].
+
+    Parameters
+    ----------
+    A_prev : numpy.ndarray, shape (m, h_prev, w_prev, c_prev)
+        Output of the previous layer.
+    W : numpy.ndarray, shape (kh, kw, c_prev, c_new)
+        Kernels of the convolution.
+    b : numpy.ndarray, shape (1, 1, 1, c_new)
+        Biases, one per output channel.
+    activation : callable
+        Activation function applied to Z, e.g. a ReLU.
+    padding : 'same', 'valid' or tuple (ph, pw)
+        'valid' pads nothing. 'same' pads zeros on both sides with
+        ph = ceil(((h_prev - 1) * sh + kh - h_prev) / 2), likewise pw.
+        For odd kernels and stride 1 this equals TensorFlow's 'SAME';
+        otherwise it differs: h_prev=28, kh=3, sh=2 gives ph=15 and
+        h_new=28 here, while TensorFlow pads 0 top, 1 bottom and gives 14.
+        A tuple (ph, pw) of non-negative ints pads that much on each side.
+    stride : tuple (sh, sw)
+        Strides of the convolution along height and width.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, h_new, w_new, c_new)
+        activation(Z), with h_new = (h_prev + 2 * ph - kh) // sh + 1,
+        likewise w_new. float32 inputs give float32, float64 gives float64,
+        integers are computed in float64. The inputs are not modified.
+
+    Raises
+    ------
+    TypeError
+        If an array argument is not a real numpy.ndarray, or activation is
+        not callable.
+    ValueError
+        On wrong dimensions, mismatched shapes, unknown padding, a stride
+        below 1, or a kernel larger than the padded input.
+    """
+    dtype = np.result_type(_compute_dtype("A_prev", A_prev),
+                           _compute_dtype("W", W), _compute_dtype("b", b))
+    if not callable(activation):
+        raise TypeError("activation must be callable, got {}".format(
+            type(activation).__name__))
+    if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
+        raise ValueError("A_prev must have shape (m, h_prev, w_prev, c_prev) "
+                         "with h_prev, w_prev, c_prev >= 1, got shape {}"
+                         .format(A_prev.shape))
+    if W.ndim != 4 or 0 in W.shape or W.shape[2] != A_prev.shape[3]:
+        raise ValueError("W must have shape (kh, kw, c_prev, c_new) with "
+                         "c_prev = A_prev.shape[3]; got W {} and A_prev {}"
+                         .format(W.shape, A_prev.shape))
+    m, h_prev, w_prev, c_prev = A_prev.shape
+    kh, kw, _, c_new = W.shape
+    if b.shape != (1, 1, 1, c_new):
+        raise ValueError("b must have shape (1, 1, 1, {}) to match W {}, "
+                         "got {}".format(c_new, W.shape, b.shape))
+    sh, sw = _pair("stride", stride, 1)
+    ph, pw = _padding(padding, h_prev, w_prev, kh, kw, sh, sw)
+    if kh > h_prev + 2 * ph or kw > w_prev + 2 * pw:
+        raise ValueError("kernel {}x{} of W is larger than the padded input "
+                         "{}x{} (A_prev {}, padding ({}, {}))".format(
+                             kh, kw, h_prev + 2 * ph, w_prev + 2 * pw,
+                             A_prev.shape, ph, pw))
+    h_new = (h_prev + 2 * ph - kh) // sh + 1
+    w_new = (w_prev + 2 * pw - kw) // sw + 1
+
+    W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
+    Z = np.empty((m, h_new, w_new, c_new), dtype)
+    # Work in batch chunks so that the window matrix stays under CHUNK_BYTES.
+    row_bytes = h_new * w_new * kh * kw * c_prev * dtype.itemsize
+    chunk = max(1, CHUNK_BYTES // row_bytes)
+    for start in range(0, m, chunk):
+        A = A_prev[start:start + chunk]
+        n = A.shape[0]
+        if ph == pw == 0 and A.dtype == dtype:
+            A_pad = A
+        else:  # zeros around, the chunk cast to dtype inside
+            A_pad = np.zeros((n, h_prev + 2 * ph, w_prev + 2 * pw, c_prev),
+                             dtype)
+            A_pad[:, ph:ph + h_prev, pw:pw + w_prev, :] = A
+        windows = np.lib.stride_tricks.sliding_window_view(
+            A_pad, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+        # windows: (n, h_new, w_new, c_prev, kh, kw), a view; one copy to
+        # (n * h_new * w_new, kh * kw * c_prev), then a single GEMM with W.
+        cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, W_mat.shape[0])
+        np.matmul(cols, W_mat, out=Z[start:start + n].reshape(-1, c_new))
+    Z += b
+    return activation(Z)

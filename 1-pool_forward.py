@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Task 1: forward pass of a max or average pooling layer (NHWC) in NumPy."""
+import numpy as np
+
+
+def _compute_dtype(name, array):
+    """Check that `array` is a real ndarray; return the dtype to compute in."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError("{} must be a numpy.ndarray, got {}".format(
+            name, type(array).__name__))
+    if array.dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if array.dtype.kind != "f":
+        raise TypeError("{} must hold real numbers, got dtype {}".format(
+            name, array.dtype))
+    return array.dtype
+
+
+def _pair(name, value, low):
+    """Return `value` as a tuple of two ints >= low, else raise ValueError."""
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            and v >= low for v in value)):
+        return int(value[0]), int(value[1])
+    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
+        name, low, value))
+
+
+def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
+    """Forward propagation over a pooling layer (no padding).
+
+    out[n, y, x, c] = max (or mean) of A_prev[n, y * sh + i, x * sw + j, c]
+    over the window 0 <= i < kh, 0 <= j < kw. Windows may overlap
+    (stride < kernel) or leave gaps (stride > kernel).
+
+    Parameters
+    ----------
+    A_prev : numpy.ndarray, shape (m, h_prev, w_prev, c)
+        Output of the previous layer.
+    kernel_shape : tuple (kh, kw)
+        Size of the pooling window.
+    stride : tuple (sh, sw)
+        Strides of the pooling along height and width.
+    mode : 'max' or 'avg'
+        Maximum or average pooling.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, h_new, w_new, c)
+        h_new = (h_prev - kh) // sh + 1, likewise w_new. float32 gives
+        float32, float64 gives float64, integers are computed in float64.
+        A_prev is not modified.
+
+    Raises
+    ------
+    TypeError
+        If A_prev is not a real numpy.ndarray.
+    ValueError
+        On a wrong ndim, an unknown mode, a kernel or stride below 1, or a
+        kernel larger than the input.
+    """
+    dtype = _compute_dtype("A_prev", A_prev)
+    if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
+        raise ValueError("A_prev must have shape (m, h_prev, w_prev, c) with "
+                         "h_prev, w_prev, c >= 1, got shape {}".format(
+                             A_prev.shape))
+    kh, kw = _pair("kernel_shape", kernel_shape, 1)
+    sh, sw = _pair("stride", stride, 1)
+    if mode not in ("max", "avg"):
+        raise ValueError("mode must be 'max' or 'avg', got {!r}".format(mode))
+    m, h_prev, w_prev, c = A_prev.shape
+    if kh > h_prev or kw > w_prev:
+        raise ValueError("kernel_shape {} is larger than the input {}x{} of "
+                         "A_prev {}".format((kh, kw), h_prev, w_prev,
+                                            A_prev.shape))
+    h_new = (h_prev - kh) // sh + 1
+    w_new = (w_prev - kw) // sw + 1
+
+    # One vectorized step per kernel offset (i, j): the strided slice holds
+    # element (i, j) of every window, shape (m, h_new, w_new, c).
+    out = np.empty((m, h_new, w_new, c), dtype)
+    for i in range(kh):
+        for j in range(kw):
+            window_ij = A_prev[:, i:i + sh * (h_new - 1) + 1:sh,
+                               j:j + sw * (w_new - 1) + 1:sw, :]
+            if i == j == 0:
+                out[...] = window_ij
+            elif mode == "max":
+                np.maximum(out, window_ij, out=out)
+            else:
+                out += window_ij
+    if mode == "avg":
+        out /= kh * kw
+    return out

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Task 3: backward pass of a max or average pooling layer (NHWC) in NumPy."""
+import numpy as np
+
+CHUNK_BYTES = 64 * 2 ** 20  # cap on the temporaries of one batch chunk
+
+
+def _compute_dtype(name, array):
+    """Check that `array` is a real ndarray; return the dtype to compute in."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError("{} must be a numpy.ndarray, got {}".format(
+            name, type(array).__name__))
+    if array.dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if array.dtype.kind != "f":
+        raise TypeError("{} must hold real numbers, got dtype {}".format(
+            name, array.dtype))
+    return array.dtype
+
+
+def _pair(name, value, low):
+    """Return `value` as a tuple of two ints >= low, else raise ValueError."""
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            and v >= low for v in value)):
+        return int(value[0]), int(value[1])
+    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
+        name, low, value))
+
+
+def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
+    """Back propagation over a pooling layer (no padding).
+
+    Window (y, x) covers A_prev[n, y*sh : y*sh + kh, x*sw : x*sw + kw, c].
+    'max': every element equal to its window's maximum receives the full
+    dA[n, y, x, c] (ties all receive it, as the published exercise output
+    does). 'avg': every element of the window receives dA / (kh * kw).
+    Gradients from overlapping windows add up.
+
+    Parameters
+    ----------
+    dA : numpy.ndarray, shape (m, h_new, w_new, c)
+        Gradient of the loss with respect to the pooling output.
+    A_prev : numpy.ndarray, shape (m, h_prev, w_prev, c)
+        Input of the layer in the forward pass.
+    kernel_shape : tuple (kh, kw)
+        Size of the pooling window.
+    stride : tuple (sh, sw)
+        Strides of the pooling along height and width.
+    mode : 'max' or 'avg'
+        Maximum or average pooling.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, h_prev, w_prev, c)
+        dA_prev, the gradient with respect to A_prev. dA must have the
+        forward output shape, h_new = (h_prev - kh) // sh + 1, likewise
+        w_new. float32 gives float32, float64 gives float64, integers are
+        computed in float64. The inputs are not modified.
+
+    Raises
+    ------
+    TypeError
+        If dA or A_prev is not a real numpy.ndarray.
+    ValueError
+        On a wrong ndim, a dA that does not match the forward output, an
+        unknown mode, a kernel or stride below 1, or a kernel larger than
+        the input.
+    """
+    dtype = np.result_type(_compute_dtype("dA", dA),
+                           _compute_dtype("A_prev", A_prev))
+    if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
+        raise ValueError("A_prev must have shape (m, h_prev, w_prev, c) with "
+                         "h_prev, w_prev, c >= 1, got shape {}".format(
+                             A_prev.shape))
+    kh, kw = _pair("kernel_shape", kernel_shape, 1)
+    sh, sw = _pair("stride", stride, 1)
+    if mode not in ("max", "avg"):
+        raise ValueError("mode must be 'max' or 'avg', got {!r}".format(mode))
+    m, h_prev, w_prev, c = A_prev.shape
+    if kh > h_prev or kw > w_prev:
+        raise ValueError("kernel_shape {} is larger than the input {}x{} of "
+                         "A_prev {}".format((kh, kw), h_prev, w_prev,
+                                            A_prev.shape))
+    h_new = (h_prev - kh) // sh + 1
+    w_new = (w_prev - kw) // sw + 1
+    if dA.shape != (m, h_new, w_new, c):
+        raise ValueError("dA must have the forward output shape {}, got {}"
+                         .format((m, h_new, w_new, c), dA.shape))
+
+    def window(array, i, j):
+        """View of element (i, j) of every window, (n, h_new, w_new, c)."""
+        return array[:, i:i + sh * (h_new - 1) + 1:sh,
+                     j:j + sw * (w_new - 1) + 1:sw]
+
+    dA_prev = np.zeros((m, h_prev, w_prev, c), dtype)
+    if mode == "avg":
+        share = dA.astype(dtype) / (kh * kw)  # (m, h_new, w_new, c)
+        for i in range(kh):
+            for j in range(kw):
+                target = window(dA_prev, i, j)
+                target += share
+        return dA_prev
+    # Max: per batch chunk, the window maxima, then each offset (i, j) adds dA
+    # where its element equals the maximum of its window.
+    chunk = max(1, CHUNK_BYTES // (4 * h_new * w_new * c * dtype.itemsize))
+    for start in range(0, m, chunk):
+        A = A_prev[start:start + chunk]
+        dA_chunk = dA[start:start + chunk]
+        dA_prev_chunk = dA_prev[start:start + chunk]
+        maxima = window(A, 0, 0).copy()  # (n, h_new, w_new, c)
+        for i in range(kh):
+            for j in range(kw):
+                np.maximum(maxima, window(A, i, j), out=maxima)
+        for i in range(kh):
+            for j in range(kw):
+                target = window(dA_prev_chunk, i, j)
+                target += np.where(window(A, i, j) == maxima, dA_chunk, 0)
+    return dA_prev

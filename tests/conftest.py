@@ -1,0 +1,88 @@
+"""Shared pytest fixtures: load the task modules by file name, find the MNIST test set."""
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+# The graded task files at the repo root; tests/test_task_files.py checks each one.
+TASK_FILES = [
+    "0-conv_forward.py",
+    "1-pool_forward.py",
+    "2-conv_backward.py",
+    "3-pool_backward.py",
+]
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# References come from TensorFlow's portable (Eigen) CPU kernels. Its oneDNN
+# float32 conv2d returns garbage (values up to ~1e22) on some strided shapes,
+# e.g. a (3, 12, 3, 1) input, a (5, 2) kernel and strides (1, 3) (seen with
+# TensorFlow 2.21 here): a reference must not, so tests switch oneDNN off.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def pytest_generate_tests(metafunc):
+    """Run every test that takes a `task_file` argument once per entry of TASK_FILES."""
+    if "task_file" in metafunc.fixturenames:
+        metafunc.parametrize("task_file", TASK_FILES)
+
+
+def load_task(filename):
+    """Import a task file such as '0-conv_forward.py' from the repo root and return the module."""
+    path = ROOT / filename
+    spec = importlib.util.spec_from_file_location(path.stem.replace("-", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def conv_forward():
+    """Task 0: conv_forward."""
+    return load_task("0-conv_forward.py").conv_forward
+
+
+@pytest.fixture(scope="session")
+def pool_forward():
+    """Task 1: pool_forward."""
+    return load_task("1-pool_forward.py").pool_forward
+
+
+@pytest.fixture(scope="session")
+def conv_backward():
+    """Task 2: conv_backward."""
+    return load_task("2-conv_backward.py").conv_backward
+
+
+@pytest.fixture(scope="session")
+def pool_backward():
+    """Task 3: pool_backward."""
+    return load_task("3-pool_backward.py").pool_backward
+
+
+def mnist_test_source():
+    """Where the official MNIST test set lives: $MNIST_PATH, else ../shared/data/mnist, else None."""
+    env = os.environ.get("MNIST_PATH")
+    if env and Path(env).exists():
+        return Path(env)
+    if SHARED_MNIST.is_dir():
+        return SHARED_MNIST
+    return None
+
+
+@pytest.fixture(scope="session")
+def mnist_test_dir():
+    """Path to the real MNIST test set; skips without it, but fails in CI (CI=true) where it must exist."""
+    source = mnist_test_source()
+    if source is None:
+        message = f"MNIST test set not found: set MNIST_PATH or place it in {SHARED_MNIST}"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return source
