@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Task 2 demo: gradients of a 3x3x1x2 'valid' convolution, checked.
+
+Back-propagates a random dZ through the convolution of 10 MNIST images,
+prints dA_prev (shape and a slice), dW and db, then compares entries of
+each with central finite differences in float64. Saves the first image
+next to its input gradient as 2-main.png. Exits with 1 if a check fails.
+"""
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+conv_forward = __import__('0-conv_forward').conv_forward
+conv_backward = __import__('2-conv_backward').conv_backward
+from lenet.demo import (demo_images, max_relative_error,
+                        parse_demo_args, pyplot, save_figure)  # noqa: E402
+
+TOLERANCE = 1e-6  # on the relative error |a - n| / (|a| + |n|)
+EPS = 1e-4  # Z is linear in each entry: no truncation error
+N_ENTRIES = 20  # random entries of dA_prev checked (all of dW and db)
+
+
+def linear(Z):
+    """Identity activation, so that dZ is the gradient of the output."""
+    return Z
+
+
+def main():
+    """Back-propagate, print the gradients, check them, save a picture."""
+    args = parse_demo_args(__doc__.splitlines()[0])
+    images, labels = demo_images(args.data, count=10)
+
+    np.random.seed(0)
+    np.set_printoptions(precision=4, suppress=True, linewidth=100)
+    A_prev = images.astype(np.float64).reshape((-1, 28, 28, 1))
+    W = np.random.randn(3, 3, 1, 2)
+    b = np.random.randn(1, 1, 1, 2)
+    dZ = np.random.randn(len(A_prev), 26, 26, 2)  # (10, 26, 26, 2)
+    dA_prev, dW, db = conv_backward(dZ, A_prev, W, b, padding='valid')
+    print("dA_prev {}, image 0, rows and columns 12-15:".format(
+        dA_prev.shape))
+    print(dA_prev[0, 12:16, 12:16, 0])
+    print("dW {}:".format(dW.shape))
+    print(dW)
+    print("db {}:".format(db.shape))
+    print(db)
+
+    def forward():
+        """Z for the current A_prev, W and b; dL/dZ = dZ for L = sum(Z dZ)."""
+        return conv_forward(A_prev, W, b, linear, padding='valid')
+
+    dA_entries = [tuple(np.random.randint(n) for n in A_prev.shape)
+                  for _ in range(N_ENTRIES)]
+    checks = (("dA_prev", A_prev, dA_prev, dA_entries),
+              ("dW", W, dW, list(np.ndindex(W.shape))),
+              ("db", b, db, list(np.ndindex(b.shape))))
+    print("finite differences (float64, eps {:g}), max relative error:"
+          .format(EPS))
+    failed = False
+    for name, array, grad, entries in checks:
+        error = max_relative_error(forward, dZ, array, grad, entries,
+                                   EPS)
+        verdict = "OK" if error < TOLERANCE else "FAILED"
+        failed = failed or verdict == "FAILED"
+        print("  {:<8}{:>3} entries  {:.2e}  {}".format(
+            name, len(entries), error, verdict))
+
+    plt = pyplot(args.show)
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.6))
+    axes[0].imshow(A_prev[0, :, :, 0], cmap="gray")
+    axes[0].set_title("image 0 (digit {})".format(labels[0]))
+    limit = np.abs(dA_prev[0, :, :, 0]).max()
+    axes[1].imshow(dA_prev[0, :, :, 0], cmap="RdBu", vmin=-limit,
+                   vmax=limit)
+    axes[1].set_title("dA_prev for a random dZ")
+    for axis in axes:
+        axis.axis("off")
+    fig.tight_layout()
+    save_figure(plt, fig, args.out, "2-main.png", args.show)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Task 3 demo: gradients of 3x3 pooling with stride 3, checked.
+
+Back-propagates a random dA through max pooling of a two-channel batch,
+(image, 1 - image) for 10 MNIST images, and prints dA_prev (shape and a
+slice). Then checks max and average pooling against central finite
+differences in float64 on a tie-free random input. Saves the first image
+next to its max and average gradients as 3-main.png. Exits with 1 if a
+check fails.
+"""
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+pool_forward = __import__('1-pool_forward').pool_forward
+pool_backward = __import__('3-pool_backward').pool_backward
+from lenet.demo import (demo_images, max_relative_error,
+                        parse_demo_args, pyplot, save_figure)  # noqa: E402
+
+KERNEL = (3, 3)
+STRIDE = (3, 3)
+TOLERANCE = 1e-6  # on the relative error |a - n| / (|a| + |n|)
+EPS = 1e-5  # below half the gap between two values of the input
+N_ENTRIES = 20  # random entries checked, plus as many with a gradient
+
+
+def main():
+    """Back-propagate, print dA_prev, check both modes, save a picture."""
+    args = parse_demo_args(__doc__.splitlines()[0])
+    images, labels = demo_images(args.data, count=10)
+
+    np.random.seed(0)
+    np.set_printoptions(precision=4, suppress=True, linewidth=100)
+    X = images.astype(np.float64)[..., np.newaxis]  # (10, 28, 28, 1)
+    A_prev = np.concatenate((X, 1 - X), axis=3)  # (10, 28, 28, 2)
+    dA = np.random.randn(len(A_prev), 9, 9, 2)  # (10, 9, 9, 2)
+    dA_prev = pool_backward(dA, A_prev, KERNEL, stride=STRIDE, mode='max')
+    print("dA_prev {}, image 0, channel 0, rows and columns 9-14:".format(
+        dA_prev.shape))
+    print(dA_prev[0, 9:15, 9:15, 0])
+
+    # Max pooling is not differentiable where a window's maximum is tied
+    # (MNIST's flat background ties everywhere), so the check runs on a
+    # random permutation of distinct values: two values differ by at least
+    # 1 / size, far more than 2 * EPS, and no perturbation moves a maximum.
+    A_check = (np.random.permutation(A_prev.size).reshape(A_prev.shape)
+               / A_prev.size)
+    print("finite differences on a tie-free input (float64, eps {:g}), max "
+          "relative error:".format(EPS))
+    failed = False
+    for mode in ("max", "avg"):
+        grad = pool_backward(dA, A_check, KERNEL, stride=STRIDE, mode=mode)
+
+        def forward():
+            """Pooled A_check; dL/dA = dA for L = sum(A * dA)."""
+            return pool_forward(A_check, KERNEL, stride=STRIDE, mode=mode)
+
+        # Most max-pool gradients are 0: check random entries and as many
+        # that receive a gradient (row 27 and column 27 never do).
+        anywhere = [tuple(np.random.randint(n) for n in A_check.shape)
+                    for _ in range(N_ENTRIES)]
+        receiving = np.argwhere(grad != 0)
+        picked = receiving[np.random.choice(len(receiving), N_ENTRIES,
+                                            replace=False)]
+        entries = anywhere + [tuple(index) for index in picked]
+        error = max_relative_error(forward, dA, A_check, grad, entries,
+                                   EPS)
+        verdict = "OK" if error < TOLERANCE else "FAILED"
+        failed = failed or verdict == "FAILED"
+        print("  {:<4}{:>3} entries  {:.2e}  {}".format(
+            mode, len(entries), error, verdict))
+
+    dA_prev_avg = pool_backward(dA, A_prev, KERNEL, stride=STRIDE,
+                                mode='avg')
+    plt = pyplot(args.show)
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.4))
+    axes[0].imshow(A_prev[0, :, :, 0], cmap="gray")
+    axes[0].set_title("image 0 (digit {})".format(labels[0]))
+    for axis, grad, mode in ((axes[1], dA_prev, "max"),
+                             (axes[2], dA_prev_avg, "avg")):
+        limit = np.abs(grad[0, :, :, 0]).max()
+        axis.imshow(grad[0, :, :, 0], cmap="RdBu", vmin=-limit, vmax=limit)
+        axis.set_title("dA_prev, {} pooling 3x3/3".format(mode))
+    for axis in axes:
+        axis.axis("off")
+    fig.tight_layout()
+    save_figure(plt, fig, args.out, "3-main.png", args.show)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
