@@ -78,7 +78,7 @@ def test_shebang(task_file):
 
 
 def test_executable(task_file):
-    """The file has its owner execute bit set (os.access alone is always true for root)."""
+    """The file is executable, with the owner bit set (root passes os.access if any x bit is)."""
     path = ROOT / task_file
     assert os.access(path, os.X_OK)
     assert path.stat().st_mode & stat.S_IXUSR, f"run: chmod +x {task_file}"

@@ -1,0 +1,267 @@
+"""Task 2, conv_backward: checked against tf.GradientTape, finite differences, hand cases, bad input."""
+import numpy as np
+import pytest
+from hypothesis import given
+
+from reference import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
+                       assert_matches, assert_rejects, assert_signature, conv_cases,
+                       conv_output_shape, course_padding, identity, numerical_gradient,
+                       random_conv_inputs, rejected, tf_conv_gradients)
+
+
+def assert_gradients_match(got, refs, dtype):
+    """conv_backward returned three arrays matching the three references."""
+    assert len(got) == 3
+    for gradient, ref in zip(got, refs):
+        assert_matches(gradient, ref, dtype)
+
+
+def random_inputs(seed, m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride,
+                  dtype=np.float64):
+    """Standard-normal dZ, A_prev, W, b (dZ shaped like the forward output), cast to dtype."""
+    rng = np.random.default_rng(seed)
+    A_prev, W, b = random_conv_inputs(rng, m, h_prev, w_prev, c_prev, kh, kw, c_new, dtype)
+    ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
+    dZ = rng.standard_normal(conv_output_shape(A_prev, W, ph, pw, *stride)).astype(dtype)
+    return dZ, A_prev, W, b
+
+
+def test_signature(conv_backward):
+    """Parameter names and defaults are the contract's."""
+    assert_signature(conv_backward, ["dZ", "A_prev", "W", "b", "padding", "stride"],
+                     padding="same", stride=(1, 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride", CONV_CASES)
+def test_matches_tensorflow(conv_backward, m, h_prev, w_prev, c_prev, kh, kw, c_new, padding,
+                            stride, dtype):
+    """dA_prev, dW and db equal TensorFlow's gradients for paddings, strides and dtypes."""
+    dZ, A_prev, W, b = random_inputs(0, m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride,
+                                     dtype)
+    ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
+    got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
+    assert_gradients_match(got, tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride), dtype)
+
+
+@pytest.mark.parametrize("kh, kw", [(1, 1), (3, 3), (5, 3), (1, 5)])
+def test_same_equals_tensorflow_same_for_odd_kernels_stride_1(conv_backward, kh, kw):
+    """With odd kernels and stride 1, gradients under 'same' are those of TensorFlow's 'SAME'."""
+    dZ, A_prev, W, b = random_inputs(1, 2, 6, 9, 2, kh, kw, 3, "same", (1, 1))
+    assert dZ.shape == (2, 6, 9, 3)
+    refs = tf_conv_gradients(dZ, A_prev, W, b, 0, 0, 1, 1, tf_padding="SAME")
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding="same"), refs, np.float64)
+
+
+@PROPERTY
+@given(case=conv_cases())
+def test_property_matches_tensorflow(conv_backward, case):
+    """For drawn shapes, strides and paddings the three gradients equal TensorFlow's."""
+    seed, shapes, padding, stride, (ph, pw), dtype = case
+    dZ, A_prev, W, b = random_inputs(seed, *shapes, padding, stride, dtype)
+    got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
+    assert_gradients_match(got, tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride), dtype)
+
+
+@pytest.mark.parametrize("padding, stride", [("same", (1, 1)), ("valid", (2, 1)), ((1, 2), (2, 3)),
+                                             ("same", (2, 2))])
+def test_finite_differences(conv_forward, conv_backward, padding, stride):
+    """Gradients equal central differences of L = sum(conv_forward(A_prev, W, b) * dZ) in float64."""
+    dZ, A_prev, W, b = random_inputs(2, 2, 5, 4, 2, 3, 2, 3, padding, stride)
+
+    def loss(A_prev, W, b):
+        """L for the given inputs (identity activation, so the output is Z)."""
+        return np.sum(conv_forward(A_prev, W, b, identity, padding=padding, stride=stride) * dZ)
+
+    dA_prev, dW, db = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
+    # L is linear in each of A_prev, W and b, so central differences are exact up to rounding
+    numeric = [numerical_gradient(lambda x: loss(x, W, b), A_prev, step=1e-2),
+               numerical_gradient(lambda x: loss(A_prev, x, b), W, step=1e-2),
+               numerical_gradient(lambda x: loss(A_prev, W, x), b, step=1e-2)]
+    for gradient, ref in zip([dA_prev, dW, db], numeric):
+        np.testing.assert_allclose(gradient, ref, rtol=1e-8, atol=1e-8 * np.abs(ref).max())
+
+
+def test_hand_computed_2x2(conv_backward):
+    """One 3x3 image, 2x2 kernel [[1, 2], [3, 4]], 'valid', dZ = [[1, 0], [0, 0]]: only window (0, 0)."""
+    A_prev = np.arange(1.0, 10.0).reshape(1, 3, 3, 1)
+    W = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(2, 2, 1, 1)
+    dZ = np.array([[1.0, 0.0], [0.0, 0.0]]).reshape(1, 2, 2, 1)
+    dA_prev, dW, db = conv_backward(dZ, A_prev, W, np.zeros((1, 1, 1, 1)), padding="valid")
+    # dA_prev gets W placed over window (0, 0); dW is that window of A_prev; db is sum(dZ)
+    np.testing.assert_array_equal(dA_prev[0, :, :, 0], [[1, 2, 0], [3, 4, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(dW[:, :, 0, 0], [[1, 2], [4, 5]])
+    np.testing.assert_array_equal(db, [[[[1.0]]]])
+
+
+def test_hand_computed_same_padding_edges(conv_backward):
+    """3x3 ones kernel, 'same', dZ all ones: dA_prev counts windows per pixel, dW sums padded views."""
+    A_prev = np.arange(1.0, 10.0).reshape(1, 3, 3, 1)
+    dA_prev, dW, db = conv_backward(np.ones((1, 3, 3, 1)), A_prev, np.ones((3, 3, 1, 1)),
+                                    np.zeros((1, 1, 1, 1)), padding="same")
+    # corners lie in 4 of the 9 windows, edges in 6, the centre in all 9
+    np.testing.assert_array_equal(dA_prev[0, :, :, 0], [[4, 6, 4], [6, 9, 6], [4, 6, 4]])
+    # dW[i, j] sums A_prev over the pixels that kernel tap (i, j) touches: the 2x2 corner blocks,
+    # the 2x3 / 3x2 edge blocks and the whole image for the centre tap
+    np.testing.assert_array_equal(dW[:, :, 0, 0], [[12, 21, 16], [27, 45, 33], [24, 39, 28]])
+    np.testing.assert_array_equal(db, [[[[9.0]]]])
+
+
+def test_single_image_single_channel(conv_backward):
+    """m = 1 and one channel in and out, with a non-square kernel and stride."""
+    dZ, A_prev, W, b = random_inputs(3, 1, 9, 7, 1, 2, 3, 1, "same", (2, 1))
+    ph, pw = course_padding("same", 9, 7, 2, 3, 2, 1)
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding="same", stride=(2, 1)),
+                           tf_conv_gradients(dZ, A_prev, W, b, ph, pw, 2, 1), np.float64)
+
+
+def test_same_with_stride_2_uses_course_formula(conv_backward):
+    """'same' with stride 2 on 28x20: dZ has the course formula's shape, gradients match TF."""
+    h_prev, w_prev, kh, kw, sh, sw = 28, 20, 3, 5, 2, 3
+    ph, pw = course_padding("same", h_prev, w_prev, kh, kw, sh, sw)
+    dZ, A_prev, W, b = random_inputs(4, 2, h_prev, w_prev, 1, kh, kw, 2, "same", (sh, sw))
+    assert dZ.shape == (2, (h_prev + 2 * ph - kh) // sh + 1, (w_prev + 2 * pw - kw) // sw + 1, 2)
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding="same", stride=(sh, sw)),
+                           tf_conv_gradients(dZ, A_prev, W, b, ph, pw, sh, sw), np.float64)
+
+
+@pytest.mark.parametrize("stride", [(1, 1), (2, 3)])
+def test_kernel_1x1(conv_backward, stride):
+    """1x1 'valid': dA_prev[:, ::sh, ::sw] = dZ @ W[0, 0].T and zero elsewhere, dW = sum A^T dZ."""
+    dZ, A_prev, W, b = random_inputs(5, 2, 5, 7, 3, 1, 1, 2, "valid", stride)
+    sh, sw = stride
+    dA_prev, dW, db = conv_backward(dZ, A_prev, W, b, padding="valid", stride=stride)
+    expected = np.zeros_like(A_prev)
+    expected[:, ::sh, ::sw] = dZ @ W[0, 0].T
+    assert_matches(dA_prev, expected, np.float64)
+    assert_matches(dW, np.einsum("nhwc,nhwk->ck", A_prev[:, ::sh, ::sw], dZ)[None, None], np.float64)
+    assert_matches(db, dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, 2), np.float64)
+
+
+def test_kernel_equal_to_input_size(conv_backward):
+    """Kernel as large as the input: dA_prev[n] = W . dZ[n], dW = sum_n A_prev[n] x dZ[n]."""
+    dZ, A_prev, W, b = random_inputs(6, 3, 4, 6, 2, 4, 6, 5, "valid", (1, 1))
+    assert dZ.shape == (3, 1, 1, 5)
+    dA_prev, dW, db = conv_backward(dZ, A_prev, W, b, padding="valid")
+    assert_matches(dA_prev, np.einsum("hwck,nk->nhwc", W, dZ[:, 0, 0]), np.float64)
+    assert_matches(dW, np.einsum("nhwc,nk->hwck", A_prev, dZ[:, 0, 0]), np.float64)
+    assert_matches(db, dZ.sum(axis=0, keepdims=True), np.float64)
+
+
+def test_inputs_not_modified(conv_backward):
+    """dZ, A_prev, W and b are unchanged and share no memory with the gradients."""
+    for padding, stride in [("same", (1, 1)), ("valid", (2, 1)), ((2, 1), (1, 3))]:
+        inputs = random_inputs(7, 2, 6, 5, 3, 3, 2, 4, padding, stride)
+        copies = [x.copy() for x in inputs]
+        gradients = conv_backward(*inputs, padding=padding, stride=stride)
+        for array, copy in zip(inputs, copies):
+            np.testing.assert_array_equal(array, copy)
+            for gradient in gradients:
+                assert not np.shares_memory(gradient, array)
+
+
+@pytest.mark.parametrize("dZ_dtype, A_dtype, W_dtype, expected", [
+    (np.float32, np.float32, np.float32, np.float32),
+    (np.float64, np.float64, np.float64, np.float64),
+    (np.int64, np.int64, np.int64, np.float64),
+    (np.int32, np.int32, np.int32, np.float64),
+    (np.float64, np.int64, np.float64, np.float64),
+    (np.int64, np.int64, np.float32, np.float64),
+    (np.float32, np.float64, np.float64, np.float64),
+    (np.float64, np.float32, np.float32, np.float64),
+])
+def test_dtype_rules(conv_backward, dZ_dtype, A_dtype, W_dtype, expected):
+    """float32 stays float32, float64 stays float64, integers and mixed inputs give float64."""
+    dZ, A_prev, W, b = random_inputs(8, 2, 5, 6, 2, 3, 2, 3, "same", (2, 1))
+    dZ, A_prev, W, b = (np.round(3 * x) for x in (dZ, A_prev, W, b))  # small integers: exact anywhere
+    dZ, A_prev, W, b = dZ.astype(dZ_dtype), A_prev.astype(A_dtype), W.astype(W_dtype), b.astype(W_dtype)
+    ph, pw = course_padding("same", 5, 6, 3, 2, 2, 1)
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding="same", stride=(2, 1)),
+                           tf_conv_gradients(dZ, A_prev, W, b, ph, pw, 2, 1), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("padding, stride", [("same", (1, 1)), ("valid", (2, 3)), ((1, 2), (1, 2))])
+def test_empty_batch(conv_backward, padding, stride, dtype):
+    """m = 0: dA_prev is empty like A_prev, dW and db are zeros shaped like W and b."""
+    dZ, A_prev, W, b = random_inputs(9, 0, 7, 8, 2, 3, 2, 5, padding, stride, dtype)
+    dA_prev, dW, db = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
+    assert dA_prev.shape == A_prev.shape and dW.shape == W.shape and db.shape == b.shape
+    assert dA_prev.dtype == dW.dtype == db.dtype == dtype
+    assert not dW.any() and not db.any()
+
+
+def test_non_contiguous_inputs(conv_backward):
+    """Transposed, strided and Fortran-ordered views as inputs give TensorFlow's gradients."""
+    rng = np.random.default_rng(10)
+    A_prev = rng.standard_normal((2, 9, 6, 3)).transpose(0, 2, 1, 3)[:, :, ::2]  # (2, 6, 5, 3)
+    W = rng.standard_normal((3, 2, 6, 4))[:, :, ::2][::-1]                        # (3, 2, 3, 4)
+    b = rng.standard_normal((1, 1, 2, 8))[:, :, :1, ::2]                          # (1, 1, 1, 4)
+    dZ = rng.standard_normal((2, 5, 6, 8)).transpose(0, 2, 1, 3)[..., ::2]        # (2, 6, 5, 4)
+    assert not any(x.flags.c_contiguous for x in (dZ, A_prev, W, b))
+    ph, pw = course_padding("same", 6, 5, 3, 2, 2, 2)
+    assert dZ.shape == conv_output_shape(A_prev, W, ph, pw, 2, 2)
+    refs = tf_conv_gradients(dZ, A_prev, W, b, ph, pw, 2, 2)
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding="same", stride=(2, 2)), refs,
+                           np.float64)
+    fortran = [np.asfortranarray(x) for x in (dZ, A_prev, W, b)]
+    assert_gradients_match(conv_backward(*fortran, padding="same", stride=(2, 2)), refs, np.float64)
+
+
+def good_arguments():
+    """A valid call: dZ (2, 5, 5, 4), A_prev (2, 5, 5, 3), W (3, 3, 3, 4), b (1, 1, 1, 4), 'same'."""
+    dZ, A_prev, W, b = random_inputs(11, 2, 5, 5, 3, 3, 3, 4, "same", (1, 1))
+    return dict(dZ=dZ, A_prev=A_prev, W=W, b=b, padding="same", stride=(1, 1))
+
+
+def test_good_arguments_are_accepted(conv_backward):
+    """The call the bad-input tests start from works (so each failure below is the one change)."""
+    shapes = [gradient.shape for gradient in conv_backward(**good_arguments())]
+    assert shapes == [(2, 5, 5, 3), (3, 3, 3, 4), (1, 1, 1, 4)]
+
+
+BAD_DZ = [
+    # not an ndarray or not a real dtype (TypeError); not the forward output's shape (ValueError)
+    ("dZ", np.zeros((2, 5, 5, 4)).tolist(), TypeError, "dZ"),
+    ("dZ", np.zeros((2, 5, 5, 4), dtype=complex), TypeError, "dZ"),
+    ("dZ", np.zeros((2, 5, 5, 4), dtype=object), TypeError, "dZ"),
+    ("dZ", np.zeros((2, 5, 5)), ValueError, "dZ"),
+    ("dZ", np.zeros((3, 5, 5, 4)), ValueError, "dZ"),
+    ("dZ", np.zeros((2, 4, 5, 4)), ValueError, "dZ"),
+    ("dZ", np.zeros((2, 5, 6, 4)), ValueError, "dZ"),
+    ("dZ", np.zeros((2, 5, 5, 3)), ValueError, "dZ"),
+]
+BAD_INPUTS = BAD_DZ + BAD_CONV_ARRAYS + rejected("padding", BAD_PADDINGS) + rejected("stride", BAD_PAIRS)
+
+
+@pytest.mark.parametrize("name, value, error, pattern", BAD_INPUTS)
+def test_bad_input(conv_backward, name, value, error, pattern):
+    """Each bad argument raises the contract's error, naming the argument."""
+    assert_rejects(conv_backward, good_arguments(), name, value, error, pattern)
+
+
+def test_dZ_shape_checked_against_padding_and_stride(conv_backward):
+    """A dZ that fits 'same' but not a 'valid' or (1, 1)-padded stride-2 output is a ValueError."""
+    arguments = good_arguments()
+    with pytest.raises(ValueError, match="dZ"):
+        conv_backward(**dict(arguments, padding="valid"))                  # Z would be 3x3
+    with pytest.raises(ValueError, match="dZ"):
+        conv_backward(**dict(arguments, padding=(1, 1), stride=(2, 2)))    # Z would be 3x3
+    conv_backward(**dict(arguments, stride=(2, 1)))  # course 'same', ph = 3: still 5 rows
+
+
+@pytest.mark.parametrize("W_shape, padding", [((6, 3, 3, 4), "valid"), ((3, 8, 3, 4), (1, 1))])
+def test_kernel_larger_than_padded_input(conv_backward, W_shape, padding):
+    """A kernel that does not fit the padded input is a ValueError naming W, A_prev or the kernel."""
+    arguments = good_arguments()
+    arguments.update(W=np.zeros(W_shape), padding=padding, dZ=np.zeros((2, 1, 1, 4)))
+    with pytest.raises(ValueError, match=r"\bW\b|A_prev|kernel"):
+        conv_backward(**arguments)
+
+
+def test_large_batch_matches_tensorflow(conv_backward):
+    """An MNIST-like batch (600 x 28 x 28 x 1, 5x5x6 'same') equals TensorFlow's gradients, across
+    however many batch chunks the implementation works in (dW and db must add up over all)."""
+    dZ, A_prev, W, b = random_inputs(12, 600, 28, 28, 1, 5, 5, 6, "same", (1, 1))
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b),
+                           tf_conv_gradients(dZ, A_prev, W, b, 2, 2, 1, 1), np.float64)
