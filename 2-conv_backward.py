@@ -124,8 +124,12 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
     for start in range(0, m, chunk):
         A = A_prev[start:start + chunk]
         n = A.shape[0]
-        A_pad = np.zeros((n, h_prev + 2 * ph, w_prev + 2 * pw, c_prev), dtype)
-        A_pad[:, ph:ph + h_prev, pw:pw + w_prev, :] = A
+        if ph == pw == 0 and A.dtype == dtype:
+            A_pad = A
+        else:  # zeros around, the chunk cast to dtype inside
+            A_pad = np.zeros((n, h_prev + 2 * ph, w_prev + 2 * pw, c_prev),
+                             dtype)
+            A_pad[:, ph:ph + h_prev, pw:pw + w_prev, :] = A
         windows = np.lib.stride_tricks.sliding_window_view(
             A_pad, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
         # windows: (n, h_new, w_new, c_prev, kh, kw) -> cols, one row a window
