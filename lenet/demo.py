@@ -49,8 +49,19 @@ def pyplot(show):
     return plt
 
 
+def show_gradient(axis, gradient, title):
+    """Draw a 2-D gradient in red (negative) and blue (positive), 0 white."""
+    limit = np.abs(gradient).max()
+    axis.imshow(gradient, cmap="RdBu", vmin=-limit, vmax=limit)
+    axis.set_title(title)
+
+
 def save_figure(plt, fig, out, name, show):
-    """Save ``fig`` as out/name, say where, show it if asked, close it."""
+    """Hide the axes of ``fig``, save it as out/name, say where, show it if
+    asked, close it."""
+    for axis in fig.axes:
+        axis.axis("off")
+    fig.tight_layout()
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, name)
     fig.savefig(path)
@@ -84,3 +95,11 @@ def max_relative_error(forward, upstream, array, grad, entries, eps):
                                               1e-8)
         worst = max(worst, error)
     return worst
+
+
+def report_check(name, count, error, tolerance):
+    """Print one finite-difference check, OK or FAILED; return True if OK."""
+    passed = error < tolerance
+    print("  {:<8}{:>3} entries  {:.2e}  {}".format(
+        name, count, error, "OK" if passed else "FAILED"))
+    return passed

@@ -43,9 +43,6 @@ def main():
     for k in range(2):
         axes[k + 1].imshow(A[0, :, :, k], cmap="viridis")
         axes[k + 1].set_title("feature map {} (ReLU)".format(k))
-    for axis in axes:
-        axis.axis("off")
-    fig.tight_layout()
     save_figure(plt, fig, args.out, "0-main.png", args.show)
 
 

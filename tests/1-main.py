@@ -37,10 +37,7 @@ def main():
         axes[k, 0].set_title("{}, 28x28".format(name))
         axes[k, 1].imshow(A[0, :, :, k], cmap="gray", vmin=0, vmax=1)
         axes[k, 1].set_title("max-pooled 2x2/2, 14x14")
-    for axis in axes.ravel():
-        axis.axis("off")
     fig.suptitle("image 0 (digit {})".format(labels[0]))
-    fig.tight_layout()
     save_figure(plt, fig, args.out, "1-main.png", args.show)
 
 

@@ -17,7 +17,8 @@ if ROOT not in sys.path:
 conv_forward = __import__('0-conv_forward').conv_forward
 conv_backward = __import__('2-conv_backward').conv_backward
 from lenet.demo import (demo_images, max_relative_error,
-                        parse_demo_args, pyplot, save_figure)  # noqa: E402
+                        parse_demo_args, pyplot, report_check,
+                        save_figure, show_gradient)  # noqa: E402
 
 TOLERANCE = 1e-6  # on the relative error |a - n| / (|a| + |n|)
 EPS = 1e-4  # Z is linear in each entry: no truncation error
@@ -64,22 +65,14 @@ def main():
     for name, array, grad, entries in checks:
         error = max_relative_error(forward, dZ, array, grad, entries,
                                    EPS)
-        verdict = "OK" if error < TOLERANCE else "FAILED"
-        failed = failed or verdict == "FAILED"
-        print("  {:<8}{:>3} entries  {:.2e}  {}".format(
-            name, len(entries), error, verdict))
+        passed = report_check(name, len(entries), error, TOLERANCE)
+        failed = failed or not passed
 
     plt = pyplot(args.show)
     fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.6))
     axes[0].imshow(A_prev[0, :, :, 0], cmap="gray")
     axes[0].set_title("image 0 (digit {})".format(labels[0]))
-    limit = np.abs(dA_prev[0, :, :, 0]).max()
-    axes[1].imshow(dA_prev[0, :, :, 0], cmap="RdBu", vmin=-limit,
-                   vmax=limit)
-    axes[1].set_title("dA_prev for a random dZ")
-    for axis in axes:
-        axis.axis("off")
-    fig.tight_layout()
+    show_gradient(axes[1], dA_prev[0, :, :, 0], "dA_prev for a random dZ")
     save_figure(plt, fig, args.out, "2-main.png", args.show)
     sys.exit(1 if failed else 0)
 

@@ -19,7 +19,8 @@ if ROOT not in sys.path:
 pool_forward = __import__('1-pool_forward').pool_forward
 pool_backward = __import__('3-pool_backward').pool_backward
 from lenet.demo import (demo_images, max_relative_error,
-                        parse_demo_args, pyplot, save_figure)  # noqa: E402
+                        parse_demo_args, pyplot, report_check,
+                        save_figure, show_gradient)  # noqa: E402
 
 KERNEL = (3, 3)
 STRIDE = (3, 3)
@@ -69,10 +70,8 @@ def main():
         entries = anywhere + [tuple(index) for index in picked]
         error = max_relative_error(forward, dA, A_check, grad, entries,
                                    EPS)
-        verdict = "OK" if error < TOLERANCE else "FAILED"
-        failed = failed or verdict == "FAILED"
-        print("  {:<4}{:>3} entries  {:.2e}  {}".format(
-            mode, len(entries), error, verdict))
+        passed = report_check(mode, len(entries), error, TOLERANCE)
+        failed = failed or not passed
 
     dA_prev_avg = pool_backward(dA, A_prev, KERNEL, stride=STRIDE,
                                 mode='avg')
@@ -82,12 +81,8 @@ def main():
     axes[0].set_title("image 0 (digit {})".format(labels[0]))
     for axis, grad, mode in ((axes[1], dA_prev, "max"),
                              (axes[2], dA_prev_avg, "avg")):
-        limit = np.abs(grad[0, :, :, 0]).max()
-        axis.imshow(grad[0, :, :, 0], cmap="RdBu", vmin=-limit, vmax=limit)
-        axis.set_title("dA_prev, {} pooling 3x3/3".format(mode))
-    for axis in axes:
-        axis.axis("off")
-    fig.tight_layout()
+        show_gradient(axis, grad[0, :, :, 0],
+                      "dA_prev, {} pooling 3x3/3".format(mode))
     save_figure(plt, fig, args.out, "3-main.png", args.show)
     sys.exit(1 if failed else 0)
 
