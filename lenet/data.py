@@ -226,14 +226,7 @@ def one_hot(labels, classes=NUM_CLASSES):
             or classes < 1):
         raise ValueError("classes must be a positive integer, got {!r}"
                          .format(classes))
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
-        raise ValueError("labels must be a 1-D integer array, got shape {} "
-                         "and dtype {}".format(labels.shape, labels.dtype))
-    labels = labels.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError("labels must lie in [0, {}), got values from {} to "
-                         "{}".format(classes, labels.min(), labels.max()))
+    labels = _checked_labels(np.asarray(labels), "one_hot", classes)
     encoded = np.zeros((labels.size, classes), np.float32)  # (n, classes)
     encoded[np.arange(labels.size), labels] = 1.0
     return encoded
@@ -462,14 +455,15 @@ def _checked_images(images, where):
     return images.astype(np.float32) / np.float32(scale)
 
 
-def _checked_labels(labels, where):
-    """Return ``labels`` as int64 (n,) in 0-9, or raise naming ``where``."""
+def _checked_labels(labels, where, classes=NUM_CLASSES):
+    """Return ``labels`` as int64 (n,) in [0, classes), or raise naming
+    ``where``."""
     if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
         raise ValueError("{}: labels must be a 1-D integer array, got shape "
                          "{} and dtype {}".format(where, labels.shape,
                                                   labels.dtype))
-    if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError("{}: labels must lie in 0-{}, got values from {} to "
-                         "{}".format(where, NUM_CLASSES - 1, labels.min(),
+                         "{}".format(where, classes - 1, labels.min(),
                                      labels.max()))
     return labels.astype(np.int64)
