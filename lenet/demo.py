@@ -1,16 +1,19 @@
 """Shared by the task demos tests/N-main.py: arguments, data, plots, checks."""
 import argparse
 import os
+from typing import NamedTuple
 
 import numpy as np
 
-from lenet.data import load_mnist, nonempty_split
+from lenet.data import load_mnist, nonempty_split, one_hot
+from lenet.training import as_images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def parse_demo_args(description):
-    """Parse the demos' command line: --data PATH, --out DIR, --show."""
+def demo_parser(description, training=False):
+    """The demos' command line: --data PATH, --out DIR, --show; and with
+    ``training``, --epochs, --batch-size, --seed and --eval-data PATH."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", metavar="PATH",
                         help="MNIST npz file or IDX folder (default: "
@@ -21,7 +24,109 @@ def parse_demo_args(description):
                         help="folder for the picture (default: %(default)s)")
     parser.add_argument("--show", action="store_true",
                         help="also show the picture in a window")
-    return parser.parse_args()
+    if training:
+        parser.add_argument("--epochs", type=non_negative, default=10,
+                            help="epochs to train (default: %(default)s)")
+        parser.add_argument("--batch-size", type=positive, default=32,
+                            help="images per step (default: %(default)s)")
+        parser.add_argument("--seed", type=int, default=0,
+                            help="random seed of the run "
+                            "(default: %(default)s)")
+        parser.add_argument("--eval-data", metavar="PATH",
+                            help="score the trained model on the test split "
+                            "of this MNIST source instead, e.g. a folder "
+                            "holding only the official t10k files")
+    return parser
+
+
+def parse_demo_args(description):
+    """Parse the demos' command line: --data PATH, --out DIR, --show."""
+    return demo_parser(description).parse_args()
+
+
+def positive(text):
+    """argparse type: an int >= 1."""
+    return _bounded_int(text, 1)
+
+
+def non_negative(text):
+    """argparse type: an int >= 0."""
+    return _bounded_int(text, 0)
+
+
+def _bounded_int(text, low):
+    """``text`` as an int >= low, else argparse's clear error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        raise argparse.ArgumentTypeError(
+            "expected an integer >= {}, got {!r}".format(low, text))
+    return value
+
+
+class TrainingData(NamedTuple):
+    """MNIST ready to train on: NHWC float32 images, one-hot labels."""
+
+    X_train: np.ndarray
+    Y_train: np.ndarray
+    X_valid: np.ndarray
+    Y_valid: np.ndarray
+    X_test: np.ndarray
+    Y_test: np.ndarray
+    test_source: str
+
+
+def training_data(parser, args):
+    """Load ``args.data`` (and ``args.eval_data``) for training.
+
+    The test split comes from ``--eval-data`` when given, else from the
+    training source. A source without training images, or an evaluation
+    source without test images, is a usage error (exit code 2).
+    """
+    try:
+        splits = load_mnist(args.data)
+        tests = splits if args.eval_data is None else load_mnist(
+            args.eval_data)
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    if not len(splits.X_train):
+        parser.error("MNIST from {} has no training images".format(
+            splits.source))
+    if not len(tests.X_test):
+        parser.error("MNIST from {} has no test images".format(
+            tests.source))
+    return TrainingData(
+        as_images(splits.X_train), one_hot(splits.Y_train),
+        as_images(splits.X_valid), one_hot(splits.Y_valid),
+        as_images(tests.X_test), one_hot(tests.Y_test), tests.source)
+
+
+def epoch_line(epoch, cost, accuracy, valid_cost, valid_accuracy):
+    """The classic exercise's line after each epoch."""
+    return ("After {} epochs: {} cost, {} accuracy, {} validation cost, {} "
+            "validation accuracy".format(epoch, cost, accuracy, valid_cost,
+                                         valid_accuracy))
+
+
+def save_predictions(plt, images, probabilities, labels, out, name, show):
+    """Print and draw the predictions for a few test images.
+
+    ``images`` (n, 28, 28, 1), ``probabilities`` (n, 10), ``labels`` the
+    true digits (n,). Saves out/name.
+    """
+    predicted = probabilities.argmax(axis=1)
+    print("predicted {}".format(predicted))
+    print("true      {}".format(labels))
+    fig, axes = plt.subplots(1, len(images), figsize=(1.3 * len(images), 1.8))
+    for axis, image, guess, truth in zip(np.atleast_1d(axes), images,
+                                         predicted, labels):
+        axis.imshow(image[:, :, 0], cmap="gray")
+        axis.set_title("{} ({})".format(guess, truth),
+                       color="black" if guess == truth else "red")
+    fig.suptitle("prediction (true digit)")
+    save_figure(plt, fig, out, name, show)
 
 
 def demo_images(data, count=None):

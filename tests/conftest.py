@@ -15,6 +15,8 @@ TASK_FILES = [
     "1-pool_forward.py",
     "2-conv_backward.py",
     "3-pool_backward.py",
+    "4-lenet5.py",
+    "5-lenet5.py",
 ]
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -47,6 +47,31 @@ SMOKE_CALLS = {
         "print(dA.shape, dA.dtype, dA[0, 0, 0, 0])\n",
         "(2, 4, 4, 3) float64 0.25",
     ),
+    "4-lenet5.py": (
+        "import numpy as np\n"
+        "import tensorflow as tf\n"
+        "tf.compat.v1.disable_eager_execution()\n"
+        "task = __import__('4-lenet5')\n"
+        "x = tf.compat.v1.placeholder(tf.float32, (None, 28, 28, 1))\n"
+        "y = tf.compat.v1.placeholder(tf.float32, (None, 10))\n"
+        "y_pred, train_op, loss, acc = task.lenet5(x, y)\n"
+        "with tf.compat.v1.Session() as session:\n"
+        "    session.run(tf.compat.v1.global_variables_initializer())\n"
+        "    feed = {x: np.zeros((3, 28, 28, 1)), y: np.eye(10)[:3]}\n"
+        "    p, _ = session.run([y_pred, train_op], feed)\n"
+        "params = sum(int(np.prod(v.shape)) for v in tf.compat.v1.trainable_variables())\n"
+        "print(params, p.shape, type(train_op).__name__)\n",
+        "61706 (3, 10) Operation",
+    ),
+    "5-lenet5.py": (
+        "import numpy as np\n"
+        "from tensorflow import keras as K\n"
+        "task = __import__('5-lenet5')\n"
+        "model = task.lenet5(K.Input(shape=(28, 28, 1)))\n"
+        "p = model.predict(np.zeros((3, 28, 28, 1)), verbose=0)\n"
+        "print(model.count_params(), p.shape, type(model.optimizer).__name__)\n",
+        "61706 (3, 10) Adam",
+    ),
 }
 
 

@@ -1,0 +1,49 @@
+"""What every LeNet-5 implementation shares in training: shuffled batches.
+
+A model here is anything with ``train_step(X, Y) -> (loss, accuracy)``
+(the loss and accuracy of the batch before the update), such as
+``lenet.tf1.TF1LeNet5`` or the NumPy model.
+"""
+import numpy as np
+
+
+def train_epoch(model, X, Y, batch_size, rng, progress=None):
+    """Train ``model`` for one epoch of shuffled mini-batches.
+
+    Parameters
+    ----------
+    model : object with ``train_step(X, Y) -> (loss, accuracy)``
+    X : numpy.ndarray, shape (n, 28, 28, 1)
+        Training images.
+    Y : numpy.ndarray, shape (n, 10)
+        One-hot labels.
+    batch_size : int
+        Images per step; the last batch may be smaller.
+    rng : numpy.random.Generator
+        Draws the order of the images, a new one each epoch.
+    progress : callable, optional
+        Called after each step as ``progress(batch_images, loss, acc)``.
+
+    Returns
+    -------
+    (float, float)
+        Mean loss and accuracy over the epoch's batches, each batch weighted
+        by its size (the running figures Keras's progress bar shows).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1, got {}".format(batch_size))
+    order = rng.permutation(len(X))
+    total_loss = total_correct = 0.0
+    for start in range(0, len(X), batch_size):
+        batch = order[start:start + batch_size]
+        loss, acc = model.train_step(X[batch], Y[batch])
+        total_loss += loss * len(batch)
+        total_correct += acc * len(batch)
+        if progress is not None:
+            progress(len(batch), loss, acc)
+    return total_loss / max(len(X), 1), total_correct / max(len(X), 1)
+
+
+def as_images(X):
+    """MNIST images (n, 28, 28) as float32 NHWC (n, 28, 28, 1)."""
+    return np.asarray(X, np.float32).reshape(len(X), 28, 28, 1)
