@@ -22,7 +22,8 @@ def train_epoch(model, X, Y, batch_size, rng, progress=None):
     rng : numpy.random.Generator
         Draws the order of the images, a new one each epoch.
     progress : callable, optional
-        Called after each step as ``progress(batch_images, loss, acc)``.
+        Called after each step as ``progress(batch_images, loss, acc)``
+        with the running means of the epoch so far (as Keras reports them).
 
     Returns
     -------
@@ -40,7 +41,8 @@ def train_epoch(model, X, Y, batch_size, rng, progress=None):
         total_loss += loss * len(batch)
         total_correct += acc * len(batch)
         if progress is not None:
-            progress(len(batch), loss, acc)
+            seen = start + len(batch)
+            progress(len(batch), total_loss / seen, total_correct / seen)
     return total_loss / max(len(X), 1), total_correct / max(len(X), 1)
 
 

@@ -1,0 +1,82 @@
+"""Task 5's Keras LeNet-5 with the training interface of the other two.
+
+Keras trains through ``model.fit`` (its compiled training loop, which is
+how Keras is meant to run and what its speed should be measured by), one
+epoch per call, with a callback that reports every step.
+"""
+import numpy as np
+from tensorflow import keras as K
+
+from lenet.tf1 import load_task
+from lenet.training import as_images
+
+
+class _StepReport(K.callbacks.Callback):
+    """Calls ``progress(batch_images, loss, acc)`` after every step."""
+
+    def __init__(self, progress, n, batch_size):
+        """Report steps of ``batch_size`` images out of ``n`` per epoch."""
+        super().__init__()
+        self.progress, self.n, self.batch_size = progress, n, batch_size
+        self.seen = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Start counting images."""
+        self.seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Report the step; Keras's logs hold running means over the epoch."""
+        images = min(self.batch_size, self.n - self.seen)
+        self.seen += images
+        self.progress(images, float(logs["loss"]), float(logs["accuracy"]))
+
+
+class KerasLeNet5:
+    """Task 5's compiled model.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of Keras's shuffling (``keras.utils.set_random_seed``); the
+        initial weights are fixed by the task file's seeded he_normal.
+    """
+
+    def __init__(self, seed=0):
+        """Build and compile task 5's model."""
+        K.utils.set_random_seed(seed)
+        self.model = load_task("5-lenet5.py", "lenet5")(
+            K.Input(shape=(28, 28, 1)))
+
+    def count_params(self):
+        """Number of parameters (61,706)."""
+        return self.model.count_params()
+
+    def get_weights(self):
+        """Kernels and biases, layer by layer, as NumPy arrays."""
+        return self.model.get_weights()
+
+    def train_epoch(self, X, Y, batch_size, progress=None):
+        """One epoch of shuffled mini-batches; its mean loss and accuracy.
+
+        ``progress(batch_images, loss, acc)`` is called after every step,
+        with Keras's running means of the epoch so far.
+        """
+        callbacks = [] if progress is None else [
+            _StepReport(progress, len(X), batch_size)]
+        history = self.model.fit(as_images(X), Y, batch_size=batch_size,
+                                 epochs=1, shuffle=True, verbose=0,
+                                 callbacks=callbacks)
+        return (float(history.history["loss"][-1]),
+                float(history.history["accuracy"][-1]))
+
+    def evaluate(self, X, Y, batch_size=1000):
+        """Mean loss and accuracy over (X, Y)."""
+        loss, acc = self.model.evaluate(as_images(X), Y,
+                                        batch_size=batch_size, verbose=0)
+        return float(loss), float(acc)
+
+    def predict(self, X, batch_size=1000):
+        """Class probabilities (n, 10) for images X."""
+        return np.asarray(self.model.predict(as_images(X),
+                                             batch_size=batch_size,
+                                             verbose=0))

@@ -1,0 +1,87 @@
+"""The main job's pictures: learning curves and first-layer filters.
+
+Matplotlib draws on the file-only Agg backend: the job runs on machines
+without a screen and only writes PNG files.
+"""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+COLORS = {"numpy": "tab:blue", "tf1": "tab:orange", "keras": "tab:green"}
+
+
+def plot_curves(histories, path):
+    """Loss and accuracy per epoch of every implementation, on one figure.
+
+    Parameters
+    ----------
+    histories : dict
+        ``{impl: {"train_loss": [...], "train_accuracy": [...],
+        "valid_loss": [...], "valid_accuracy": [...]}}``, one value per
+        epoch. Training figures are the running means over each epoch,
+        validation figures are measured after it.
+    path : str
+        Where to write the PNG.
+    """
+    fig, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for impl, history in histories.items():
+        color = COLORS.get(impl)
+        epochs = np.arange(1, len(history["train_loss"]) + 1)
+        for axis, key in ((loss_axis, "loss"), (acc_axis, "accuracy")):
+            axis.plot(epochs, history["train_" + key], "-o", color=color,
+                      label="{} train".format(impl))
+            if len(history["valid_" + key]):
+                axis.plot(epochs, history["valid_" + key], "--s",
+                          color=color, label="{} validation".format(impl))
+    loss_axis.set_title("cross-entropy loss")
+    acc_axis.set_title("accuracy")
+    for axis in (loss_axis, acc_axis):
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_filters(kernel, images, feature_maps, labels, path):
+    """The first layer's filters and their feature maps on a few digits.
+
+    Parameters
+    ----------
+    kernel : numpy.ndarray, shape (5, 5, 1, 6)
+        The first convolution's kernels.
+    images : numpy.ndarray, shape (n, 28, 28, 1)
+        A few test digits.
+    feature_maps : numpy.ndarray, shape (n, 28, 28, 6)
+        The first layer's ReLU outputs for those digits.
+    labels : sequence of int
+        The digits' labels.
+    path : str
+        Where to write the PNG.
+    """
+    n, filters = len(images), kernel.shape[-1]
+    fig, axes = plt.subplots(n + 1, filters + 1,
+                             figsize=(1.5 * (filters + 1), 1.55 * (n + 1)))
+    limit = np.abs(kernel).max()
+    axes[0, 0].text(0.5, 0.5, "filters", ha="center", va="center")
+    for k in range(filters):
+        axes[0, k + 1].imshow(kernel[:, :, 0, k], cmap="RdBu", vmin=-limit,
+                              vmax=limit)
+        axes[0, k + 1].set_title("filter {}".format(k), fontsize=9)
+    for row in range(n):
+        axes[row + 1, 0].imshow(images[row, :, :, 0], cmap="gray")
+        axes[row + 1, 0].set_title("digit {}".format(labels[row]),
+                                   fontsize=9)
+        for k in range(filters):
+            axes[row + 1, k + 1].imshow(feature_maps[row, :, :, k],
+                                        cmap="viridis")
+    for axis in axes.ravel():
+        axis.axis("off")
+    fig.suptitle("first layer: filters (red < 0 < blue) and feature maps")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
