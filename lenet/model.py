@@ -368,6 +368,8 @@ class NumpyLeNet5:
         float
             mean over the batch of -sum(Y * log(softmax(logits))).
         """
+        if self._cache is None:
+            raise RuntimeError("loss needs a forward pass first")
         log_probs = self._cache[-1]
         return float(-np.sum(Y * log_probs) / len(log_probs))
 
@@ -483,6 +485,9 @@ class NumpyLeNet5:
             Mean cross-entropy and fraction of correct predictions.
         """
         X, Y = np.asarray(X), np.asarray(Y)
+        if len(X) == 0 or len(X) != len(Y):
+            raise ValueError("X and Y must hold the same number (> 0) of "
+                             "examples, got {} and {}".format(len(X), len(Y)))
         total_loss, correct = 0.0, 0
         with _blas_threads(self.blas_threads):
             for start in range(0, len(X), batch_size):
@@ -510,8 +515,9 @@ class NumpyLeNet5:
             ReLU(conv1(X)).
         """
         W1, b1 = self.weights[:2]
-        return conv_forward(self._images(X), W1, b1.reshape(1, 1, 1, -1),
-                            _relu_in_place, "same")
+        with _blas_threads(self.blas_threads):
+            return conv_forward(self._images(X), W1, b1.reshape(1, 1, 1, -1),
+                                _relu_in_place, "same")
 
 
 def _truncated_normal(rng, shape):
