@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent  # where the task files live
 # that the draws have variance 2 / fan_in.
 TRUNCATED_STD = 0.87962566103423978
 
-# (shape, fan_in) of every weight array in Keras's get_weights() order.
+# Shape of every weight array, in Keras's get_weights() order.
 WEIGHT_SHAPES = (
     (5, 5, 1, 6), (6,),         # conv1, 'same'
     (5, 5, 6, 16), (16,),       # conv2, 'valid'
@@ -67,9 +67,9 @@ def _blas_threads(threads):
     The matrix products of LeNet-5 on a batch of 32 are small; with
     OpenBLAS's threads on a busy 2-core machine, a (32, 400) @ (400, 120)
     product took 2 to 16 ms instead of 0.07 ms with one thread, and an
-    epoch 3 times longer. The limit needs ``threadpoolctl`` (installed
-    with scikit-learn, which mlxtend requires); without it, or with
-    ``threads`` None, BLAS is left alone.
+    epoch 4 times longer or more. The limit needs ``threadpoolctl``
+    (installed with scikit-learn, which mlxtend requires); without it,
+    or with ``threads`` None, BLAS is left alone.
 
     Parameters
     ----------
