@@ -1,0 +1,559 @@
+"""LeNet-5 in NumPy on the task functions, trained with a NumPy Adam.
+
+The convolution and pooling layers are the task functions themselves
+(``0-conv_forward.py`` ... ``3-pool_backward.py`` at the repository root),
+imported by file path; this module adds ReLU, the dense layers, softmax
+cross-entropy and Adam. Weights are kept in Keras's order and shapes, so
+``NumpyLeNet5.set_weights(keras_model.get_weights())`` and the reverse
+move a model between the two implementations.
+"""
+import contextlib
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent  # where the task files live
+
+# Keras's he_normal draws from a normal truncated at 2 standard deviations;
+# this constant (the std of a unit normal truncated at +-2) rescales it so
+# that the draws have variance 2 / fan_in.
+TRUNCATED_STD = 0.87962566103423978
+
+# Shape of every weight array, in Keras's get_weights() order.
+WEIGHT_SHAPES = (
+    (5, 5, 1, 6), (6,),         # conv1, 'same'
+    (5, 5, 6, 16), (16,),       # conv2, 'valid'
+    (400, 120), (120,),         # dense1 on the NHWC-flattened (5, 5, 16)
+    (120, 84), (84,),           # dense2
+    (84, 10), (10,),            # dense3, softmax
+)
+POOL = (2, 2)  # kernel and stride of both max-pooling layers
+_BLAS = []  # the threadpoolctl controller, made on first use
+
+
+def _task(filename, name):
+    """Import a task file such as '0-conv_forward.py'; return one function.
+
+    Parameters
+    ----------
+    filename : str
+        File name of the task at the repository root.
+    name : str
+        Name of the function to take from it.
+
+    Returns
+    -------
+    callable
+        The task's function.
+    """
+    path = ROOT / filename
+    module_name = "lenet_task_" + path.stem.replace("-", "_")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+conv_forward = _task("0-conv_forward.py", "conv_forward")
+pool_forward = _task("1-pool_forward.py", "pool_forward")
+conv_backward = _task("2-conv_backward.py", "conv_backward")
+pool_backward = _task("3-pool_backward.py", "pool_backward")
+
+
+def _blas_threads(threads):
+    """Context that limits BLAS to ``threads`` threads, if it can.
+
+    The matrix products of LeNet-5 on a batch of 32 are small; with
+    OpenBLAS's threads on a busy 2-core machine, a (32, 400) @ (400, 120)
+    product took 2 to 16 ms instead of 0.07 ms with one thread, and an
+    epoch 4 times longer or more. The limit needs ``threadpoolctl``
+    (installed with scikit-learn, which mlxtend requires); without it,
+    or with ``threads`` None, BLAS is left alone.
+
+    Parameters
+    ----------
+    threads : int or None
+        Number of BLAS threads inside the context.
+
+    Returns
+    -------
+    context manager
+    """
+    if threads is None:
+        return contextlib.nullcontext()
+    if not _BLAS:
+        try:
+            import threadpoolctl
+            _BLAS.append(threadpoolctl.ThreadpoolController())
+        except ImportError:
+            _BLAS.append(None)
+    if _BLAS[0] is None:
+        return contextlib.nullcontext()
+    return _BLAS[0].limit(limits=threads, user_api="blas")
+
+
+def _relu_in_place(Z):
+    """ReLU activation for conv_forward, overwriting its fresh Z."""
+    return np.maximum(Z, 0, out=Z)
+
+
+def _gradient_mask(A, P):
+    """Where a 2x2/2 max pooling's gradient may pass, TensorFlow's way.
+
+    Task 3 gives every element equal to its window's maximum the full
+    gradient; TensorFlow gives it to the first maximum of the window in
+    row-major order only. After a ReLU the usual tie is a window of
+    zeros, which is harmless: those elements have ReLU derivative 0
+    (TensorFlow's too), so the ReLU mask A > 0 cancels their gradient.
+    But ties of POSITIVE values happen as well, not by coincidence of
+    real numbers but wherever a whole receptive field is constant
+    (MNIST's black background): every output of the convolution there is
+    exactly the bias (or one constant), and once that is positive all
+    four elements of a background window tie, so task 3 alone would send
+    that window four times the gradient TensorFlow sends. The returned
+    mask is the ReLU mask without the later maxima of each window, so
+    that pool_backward's output times this mask is exactly TensorFlow's
+    gradient with respect to the ReLU's input.
+
+    Parameters
+    ----------
+    A : numpy.ndarray, shape (n, h, w, c), h and w even
+        ReLU output, the input of the pooling.
+    P : numpy.ndarray, shape (n, h / 2, w / 2, c)
+        The pooling's output, the window maxima.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n, h, w, c)
+        A > 0 and not a tied maximum after the first one of its window.
+    """
+    mask = A > 0
+    # Element (i, j) of every window, in row-major order, each a strided
+    # view shaped like P.
+    offsets = ((0, 0), (0, 1), (1, 0), (1, 1))
+    earlier = A[:, 0::2, 0::2] == P  # a maximum at an earlier offset
+    for i, j in offsets[1:]:
+        is_max = A[:, i::2, j::2] == P
+        mask[:, i::2, j::2] &= ~(is_max & earlier)
+        earlier |= is_max
+    return mask
+
+
+class Adam:
+    """Adam, step for step as Keras 3's ``keras.optimizers.Adam``.
+
+    For step t = 1, 2, ... and every weight array w with gradient g::
+
+        m += (g - m) * (1 - beta_1)
+        v += (g * g - v) * (1 - beta_2)
+        alpha = lr * sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+        w -= m * alpha / (sqrt(v) + epsilon)
+
+    (Keras writes the moment updates in this form; it equals
+    m = beta_1 * m + (1 - beta_1) * g.) Everything is computed in the
+    weights' dtype, the scalars included, as Keras does.
+
+    Parameters
+    ----------
+    learning_rate : float
+        Step size lr.
+    beta_1, beta_2 : float
+        Decay rates of the first and second moment estimates.
+    epsilon : float
+        Added to sqrt(v) to avoid a division by zero.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7):
+        self.learning_rate = learning_rate
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.iterations = 0
+        self.m = None
+        self.v = None
+
+    def step(self, weights, gradients):
+        """Update every weight array in place by one Adam step.
+
+        Parameters
+        ----------
+        weights : list of numpy.ndarray
+            The weights, updated in place.
+        gradients : list of numpy.ndarray
+            Gradients of the loss, same shapes and order as ``weights``.
+        """
+        if self.m is None:
+            self.m = [np.zeros_like(w) for w in weights]
+            self.v = [np.zeros_like(w) for w in weights]
+        self.iterations += 1
+        for w, g, m, v in zip(weights, gradients, self.m, self.v):
+            scalar = w.dtype.type
+            t = scalar(self.iterations)
+            alpha = (scalar(self.learning_rate)
+                     * np.sqrt(scalar(1) - scalar(self.beta_2) ** t)
+                     / (scalar(1) - scalar(self.beta_1) ** t))
+            m += (g - m) * scalar(1 - self.beta_1)
+            v += (g * g - v) * scalar(1 - self.beta_2)
+            update = m * alpha
+            update /= np.sqrt(v) + scalar(self.epsilon)
+            w -= update
+
+
+class NumpyLeNet5:
+    """The modified LeNet-5 of tasks 4 and 5, in NumPy.
+
+    Layers (every hidden layer uses ReLU), for a batch of n images::
+
+        conv 6@5x5 'same'     -> (n, 28, 28, 6)
+        max-pool 2x2 stride 2 -> (n, 14, 14, 6)
+        conv 16@5x5 'valid'   -> (n, 10, 10, 16)
+        max-pool 2x2 stride 2 -> (n, 5, 5, 16)
+        flatten (NHWC order)  -> (n, 400)
+        dense 120 -> dense 84 -> dense 10 softmax
+
+    61,706 parameters. Kernels are He-normal (Keras's he_normal: a normal
+    truncated at two standard deviations, variance 2 / fan_in), biases
+    zero. Loss: mean softmax cross-entropy; optimizer: Adam (Keras's
+    defaults).
+
+    Parameters
+    ----------
+    seed : int or None
+        Seed of ``numpy.random.default_rng`` for the initial kernels; the
+        layers draw one after the other from it, so no two share values.
+    dtype : numpy dtype
+        float32 (the default, as Keras) or float64 (for gradient checks).
+    optimizer : Adam, optional
+        The optimizer of ``train_step``; a default ``Adam()`` if None.
+    blas_threads : int or None
+        BLAS threads during ``train_step``, ``predict`` and ``evaluate``
+        (default 1, the fastest for these small products); None leaves
+        BLAS alone.
+    """
+
+    def __init__(self, seed=0, dtype=np.float32, optimizer=None,
+                 blas_threads=1):
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise ValueError("dtype must be a float type, got {}".format(
+                self.dtype))
+        rng = np.random.default_rng(seed)
+        self.weights = []
+        for shape in WEIGHT_SHAPES:
+            if len(shape) == 1:
+                self.weights.append(np.zeros(shape, self.dtype))
+            else:
+                fan_in = int(np.prod(shape[:-1]))
+                std = np.sqrt(2.0 / fan_in) / TRUNCATED_STD
+                self.weights.append(
+                    (std * _truncated_normal(rng, shape)).astype(self.dtype))
+        self.optimizer = Adam() if optimizer is None else optimizer
+        self.blas_threads = blas_threads
+        self._cache = None
+
+    # Weights
+
+    def count_params(self):
+        """Return the number of parameters, 61,706."""
+        return sum(w.size for w in self.weights)
+
+    def get_weights(self):
+        """Return copies of the weights in Keras's get_weights() order.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            conv1 kernel (5, 5, 1, 6), conv1 bias (6,), conv2 kernel
+            (5, 5, 6, 16), bias (16,), dense kernels (400, 120), (120, 84),
+            (84, 10), each followed by its bias (120,), (84,), (10,).
+        """
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Load weights given in Keras's get_weights() order and shapes.
+
+        The values are copied (cast to the model's dtype); the optimizer's
+        state is kept, as Keras's ``set_weights`` keeps it.
+
+        Parameters
+        ----------
+        weights : list of array_like
+            Ten arrays shaped as ``get_weights()`` returns them.
+
+        Raises
+        ------
+        ValueError
+            On a wrong number of arrays or an array of the wrong shape.
+        """
+        weights = list(weights)
+        if len(weights) != len(self.weights):
+            raise ValueError("expected {} weight arrays, got {}".format(
+                len(self.weights), len(weights)))
+        arrays = [np.asarray(w) for w in weights]
+        for index, (new, old) in enumerate(zip(arrays, self.weights)):
+            if new.shape != old.shape:
+                raise ValueError("weight {} must have shape {}, got {}"
+                                 .format(index, old.shape, new.shape))
+        for new, old in zip(arrays, self.weights):
+            np.copyto(old, new, casting="unsafe")
+
+    # Forward and backward
+
+    def _images(self, X):
+        """Return X as an (n, 28, 28, 1) array of the model's dtype."""
+        X = np.asarray(X)
+        if X.ndim == 3:
+            X = X[..., np.newaxis]
+        if X.ndim != 4 or X.shape[1:] != (28, 28, 1):
+            raise ValueError("X must have shape (n, 28, 28, 1) or "
+                             "(n, 28, 28), got {}".format(X.shape))
+        return X.astype(self.dtype, copy=False)
+
+    def _logits(self, X):
+        """Forward pass to the logits; returns (logits, cache).
+
+        Parameters
+        ----------
+        X : numpy.ndarray, shape (n, 28, 28, 1)
+            Images of the model's dtype.
+
+        Returns
+        -------
+        tuple (logits, cache)
+            logits (n, 10) and the activations backward needs.
+        """
+        W1, b1, W2, b2, W3, b3, W4, b4, W5, b5 = self.weights
+        A1 = conv_forward(X, W1, b1.reshape(1, 1, 1, -1), _relu_in_place,
+                          "same")                       # (n, 28, 28, 6)
+        P1 = pool_forward(A1, POOL, POOL, "max")        # (n, 14, 14, 6)
+        A2 = conv_forward(P1, W2, b2.reshape(1, 1, 1, -1), _relu_in_place,
+                          "valid")                      # (n, 10, 10, 16)
+        P2 = pool_forward(A2, POOL, POOL, "max")        # (n, 5, 5, 16)
+        F = P2.reshape(len(X), -1)                      # (n, 400), NHWC
+        A3 = _relu_in_place(F @ W3 + b3)                # (n, 120)
+        A4 = _relu_in_place(A3 @ W4 + b4)               # (n, 84)
+        logits = A4 @ W5 + b5                           # (n, 10)
+        return logits, (X, A1, P1, A2, P2, A3, A4)
+
+    def forward(self, X):
+        """Class probabilities of a batch; keeps what backward needs.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, 28, 28, 1) or (n, 28, 28)
+            Images, e.g. in [0, 1].
+
+        Returns
+        -------
+        numpy.ndarray, shape (n, 10)
+            Softmax probabilities, rows summing to 1.
+        """
+        logits, cache = self._logits(self._images(X))
+        log_probs = _log_softmax(logits)
+        self._cache = cache + (log_probs,)
+        return np.exp(log_probs)
+
+    def loss(self, Y):
+        """Mean softmax cross-entropy of the last forward batch.
+
+        Parameters
+        ----------
+        Y : array_like, shape (n, 10)
+            One-hot labels of the batch given to ``forward``.
+
+        Returns
+        -------
+        float
+            mean over the batch of -sum(Y * log(softmax(logits))).
+        """
+        if self._cache is None:
+            raise RuntimeError("loss needs a forward pass first")
+        log_probs = self._cache[-1]
+        return float(-np.sum(Y * log_probs) / len(log_probs))
+
+    def backward(self, Y):
+        """Gradients of the mean softmax cross-entropy of the last forward.
+
+        Parameters
+        ----------
+        Y : array_like, shape (n, 10)
+            One-hot labels of the batch given to ``forward``.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Gradients with respect to the weights, same order and shapes
+            as ``get_weights()``.
+        """
+        if self._cache is None:
+            raise RuntimeError("backward needs a forward pass first")
+        X, A1, P1, A2, P2, A3, A4, log_probs = self._cache
+        W1, b1, W2, b2, W3, b3, W4, b4, W5, b5 = self.weights
+        n = len(X)
+        Y = np.asarray(Y, self.dtype)
+        if Y.shape != log_probs.shape:
+            raise ValueError("Y must have shape {} (one-hot, as the forward "
+                             "batch), got {}".format(log_probs.shape, Y.shape))
+        # Softmax and cross-entropy together: dL/dlogits = (p - y) / n.
+        dZ5 = (np.exp(log_probs) - Y) / self.dtype.type(n)  # (n, 10)
+        dA4 = dZ5 @ W5.T                                     # (n, 84)
+        dZ4 = np.multiply(dA4, A4 > 0, out=dA4)
+        dA3 = dZ4 @ W4.T                                     # (n, 120)
+        dZ3 = np.multiply(dA3, A3 > 0, out=dA3)
+        dP2 = (dZ3 @ W3.T).reshape(P2.shape)                 # (n, 5, 5, 16)
+        dA2 = pool_backward(dP2, A2, POOL, POOL, "max")     # (n, 10, 10, 16)
+        dZ2 = np.multiply(dA2, _gradient_mask(A2, P2), out=dA2)
+        dP1, dW2, db2 = conv_backward(dZ2, P1, W2, b2.reshape(1, 1, 1, -1),
+                                      "valid")               # (n, 14, 14, 6)
+        dA1 = pool_backward(dP1, A1, POOL, POOL, "max")     # (n, 28, 28, 6)
+        dZ1 = np.multiply(dA1, _gradient_mask(A1, P1), out=dA1)
+        _, dW1, db1 = conv_backward(dZ1, X, W1, b1.reshape(1, 1, 1, -1),
+                                    "same")
+        F = P2.reshape(n, -1)
+        return [dW1, db1.reshape(b1.shape), dW2, db2.reshape(b2.shape),
+                F.T @ dZ3, dZ3.sum(axis=0), A3.T @ dZ4, dZ4.sum(axis=0),
+                A4.T @ dZ5, dZ5.sum(axis=0)]
+
+    # Training and inference
+
+    def train_step(self, X, Y):
+        """One Adam step on a batch.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, 28, 28, 1) or (n, 28, 28)
+            Images.
+        Y : array_like, shape (n, 10)
+            One-hot labels.
+
+        Returns
+        -------
+        tuple (loss, accuracy)
+            Mean cross-entropy and fraction of correct predictions of the
+            batch, before the update.
+        """
+        with _blas_threads(self.blas_threads):
+            probs = self.forward(X)
+            Y = np.asarray(Y, self.dtype)
+            loss = self.loss(Y)
+            accuracy = float(np.mean(probs.argmax(1) == Y.argmax(1)))
+            self.optimizer.step(self.weights, self.backward(Y))
+        self._cache = None
+        return loss, accuracy
+
+    def predict(self, X, batch_size=256):
+        """Class probabilities, computed in batches (memory bounded).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, 28, 28, 1) or (n, 28, 28)
+            Images.
+        batch_size : int
+            Images per forward pass.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n, 10)
+            Softmax probabilities.
+        """
+        X = np.asarray(X)
+        out = np.empty((len(X), 10), self.dtype)
+        with _blas_threads(self.blas_threads):
+            for start in range(0, len(X), batch_size):
+                logits, _ = self._logits(
+                    self._images(X[start:start + batch_size]))
+                out[start:start + batch_size] = np.exp(_log_softmax(logits))
+        return out
+
+    def evaluate(self, X, Y, batch_size=256):
+        """Mean cross-entropy and accuracy, computed in batches.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, 28, 28, 1) or (n, 28, 28)
+            Images.
+        Y : array_like, shape (n, 10)
+            One-hot labels.
+        batch_size : int
+            Images per forward pass.
+
+        Returns
+        -------
+        tuple (loss, accuracy)
+            Mean cross-entropy and fraction of correct predictions.
+        """
+        X, Y = np.asarray(X), np.asarray(Y)
+        if len(X) == 0 or len(X) != len(Y):
+            raise ValueError("X and Y must hold the same number (> 0) of "
+                             "examples, got {} and {}".format(len(X), len(Y)))
+        total_loss, correct = 0.0, 0
+        with _blas_threads(self.blas_threads):
+            for start in range(0, len(X), batch_size):
+                logits, _ = self._logits(
+                    self._images(X[start:start + batch_size]))
+                log_probs = _log_softmax(logits)
+                Y_batch = Y[start:start + batch_size]
+                total_loss -= float(np.sum(Y_batch * log_probs,
+                                           dtype=np.float64))
+                correct += int(np.sum(log_probs.argmax(1)
+                                      == Y_batch.argmax(1)))
+        return total_loss / len(X), correct / len(X)
+
+    def first_layer(self, X):
+        """Feature maps of the first convolution, after its ReLU.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, 28, 28, 1) or (n, 28, 28)
+            Images.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n, 28, 28, 6)
+            ReLU(conv1(X)).
+        """
+        W1, b1 = self.weights[:2]
+        with _blas_threads(self.blas_threads):
+            return conv_forward(self._images(X), W1, b1.reshape(1, 1, 1, -1),
+                                _relu_in_place, "same")
+
+
+def _truncated_normal(rng, shape):
+    """Standard normal draws truncated to [-2, 2] by redrawing the rest.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the draws.
+    shape : tuple of int
+        Shape of the result.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape ``shape``
+    """
+    values = rng.standard_normal(shape)
+    outside = np.abs(values) > 2
+    while outside.any():
+        values[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > 2
+    return values
+
+
+def _log_softmax(logits):
+    """Log of the softmax of each row, stably (log-sum-exp).
+
+    Parameters
+    ----------
+    logits : numpy.ndarray, shape (n, k)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, k)
+        logits - max - log(sum(exp(logits - max))) per row.
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted
