@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lenet.demo import non_negative, positive, training_data
-from lenet.tf1 import load_task
+from lenet.tasks import task_function
 from lenet.training import train_epoch
 
 IMPLS = ("numpy", "tf1", "keras")
@@ -132,7 +132,7 @@ def table(results):
 
 def first_layer_maps(weights, images):
     """ReLU feature maps (n, 28, 28, 6) of the first layer, by task 0."""
-    conv_forward = load_task("0-conv_forward.py", "conv_forward")
+    conv_forward = task_function("0-conv_forward.py", "conv_forward")
     kernel, bias = weights[0], weights[1].reshape(1, 1, 1, -1)
     return conv_forward(images, kernel, bias, lambda Z: np.maximum(Z, 0),
                         padding="same")

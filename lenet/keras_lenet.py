@@ -7,7 +7,7 @@ epoch per call, with a callback that reports every step.
 import numpy as np
 from tensorflow import keras as K
 
-from lenet.tf1 import load_task
+from lenet.tasks import task_function
 from lenet.training import as_images
 
 
@@ -44,7 +44,7 @@ class KerasLeNet5:
     def __init__(self, seed=0):
         """Build and compile task 5's model."""
         K.utils.set_random_seed(seed)
-        self.model = load_task("5-lenet5.py", "lenet5")(
+        self.model = task_function("5-lenet5.py", "lenet5")(
             K.Input(shape=(28, 28, 1)))
 
     def count_params(self):

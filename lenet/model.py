@@ -8,12 +8,10 @@ cross-entropy and Adam. Weights are kept in Keras's order and shapes, so
 move a model between the two implementations.
 """
 import contextlib
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent  # where the task files live
+from lenet.tasks import task_function
 
 # Keras's he_normal draws from a normal truncated at 2 standard deviations;
 # this constant (the std of a unit normal truncated at +-2) rescales it so
@@ -32,33 +30,10 @@ POOL = (2, 2)  # kernel and stride of both max-pooling layers
 _BLAS = []  # the threadpoolctl controller, made on first use
 
 
-def _task(filename, name):
-    """Import a task file such as '0-conv_forward.py'; return one function.
-
-    Parameters
-    ----------
-    filename : str
-        File name of the task at the repository root.
-    name : str
-        Name of the function to take from it.
-
-    Returns
-    -------
-    callable
-        The task's function.
-    """
-    path = ROOT / filename
-    module_name = "lenet_task_" + path.stem.replace("-", "_")
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
-
-
-conv_forward = _task("0-conv_forward.py", "conv_forward")
-pool_forward = _task("1-pool_forward.py", "pool_forward")
-conv_backward = _task("2-conv_backward.py", "conv_backward")
-pool_backward = _task("3-pool_backward.py", "pool_backward")
+conv_forward = task_function("0-conv_forward.py", "conv_forward")
+pool_forward = task_function("1-pool_forward.py", "pool_forward")
+conv_backward = task_function("2-conv_backward.py", "conv_backward")
+pool_backward = task_function("3-pool_backward.py", "pool_backward")
 
 
 def _blas_threads(threads):

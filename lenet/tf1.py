@@ -5,27 +5,16 @@
 of the process executes eagerly) and wraps the session calls that training
 needs: one Adam step, evaluation in batches, prediction, save and restore.
 """
-import importlib.util
 import os
 
 import numpy as np
 import tensorflow as tf
 
 from lenet.data import NUM_CLASSES
+from lenet.tasks import task_function
 from lenet.training import as_images
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 tf1 = tf.compat.v1
-
-
-def load_task(filename, name):
-    """Function ``name`` of the task file ``filename`` at the repo root."""
-    path = os.path.join(ROOT, filename)
-    spec = importlib.util.spec_from_file_location(
-        filename[:-3].replace("-", "_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
 
 
 class TF1LeNet5:
@@ -40,7 +29,7 @@ class TF1LeNet5:
 
     def __init__(self, seed=0):
         """Build the graph of task 4 and initialize its variables."""
-        lenet5 = load_task("4-lenet5.py", "lenet5")
+        lenet5 = task_function("4-lenet5.py", "lenet5")
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf1.set_random_seed(seed)

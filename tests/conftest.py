@@ -1,5 +1,4 @@
 """Shared pytest fixtures: load the task modules by file name, find the MNIST test set."""
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -28,20 +27,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from lenet.tasks import task_module as load_task  # noqa: E402  (the tests import it from here)
+
 
 def pytest_generate_tests(metafunc):
     """Run every test that takes a `task_file` argument once per entry of TASK_FILES."""
     if "task_file" in metafunc.fixturenames:
         metafunc.parametrize("task_file", TASK_FILES)
-
-
-def load_task(filename):
-    """Import a task file such as '0-conv_forward.py' from the repo root and return the module."""
-    path = ROOT / filename
-    spec = importlib.util.spec_from_file_location(path.stem.replace("-", "_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
