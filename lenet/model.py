@@ -343,10 +343,23 @@ class NumpyLeNet5:
         float
             mean over the batch of -sum(Y * log(softmax(logits))).
         """
-        if self._cache is None:
-            raise RuntimeError("loss needs a forward pass first")
-        log_probs = self._cache[-1]
+        log_probs = self._last_forward("loss")[-1]
+        Y = self._labels(Y, log_probs.shape)
         return float(-np.sum(Y * log_probs) / len(log_probs))
+
+    def _last_forward(self, caller):
+        """What the last ``forward`` kept; RuntimeError if there is none."""
+        if self._cache is None:
+            raise RuntimeError("{} needs a forward pass first".format(caller))
+        return self._cache
+
+    def _labels(self, Y, shape):
+        """One-hot labels Y in the model's dtype, checked against shape."""
+        Y = np.asarray(Y, self.dtype)
+        if Y.shape != shape:
+            raise ValueError("Y must have shape {} (one-hot, as the forward "
+                             "batch), got {}".format(shape, Y.shape))
+        return Y
 
     def backward(self, Y):
         """Gradients of the mean softmax cross-entropy of the last forward.
@@ -362,15 +375,10 @@ class NumpyLeNet5:
             Gradients with respect to the weights, same order and shapes
             as ``get_weights()``.
         """
-        if self._cache is None:
-            raise RuntimeError("backward needs a forward pass first")
-        X, A1, P1, A2, P2, A3, A4, log_probs = self._cache
+        X, A1, P1, A2, P2, A3, A4, log_probs = self._last_forward("backward")
         W1, b1, W2, b2, W3, b3, W4, b4, W5, b5 = self.weights
         n = len(X)
-        Y = np.asarray(Y, self.dtype)
-        if Y.shape != log_probs.shape:
-            raise ValueError("Y must have shape {} (one-hot, as the forward "
-                             "batch), got {}".format(log_probs.shape, Y.shape))
+        Y = self._labels(Y, log_probs.shape)
         # Softmax and cross-entropy together: dL/dlogits = (p - y) / n.
         dZ5 = (np.exp(log_probs) - Y) / self.dtype.type(n)  # (n, 10)
         dA4 = dZ5 @ W5.T                                     # (n, 84)
