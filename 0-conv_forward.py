@@ -2,7 +2,9 @@
 """Task 0: forward pass of a 2-D convolutional layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_BYTES = 64 * 2 ** 20  # cap on the window matrix of one batch chunk
+CHUNK_ROWS = 4096  # windows per batch chunk: enough for an efficient GEMM,
+CHUNK_BYTES = 2 ** 25  # and a window matrix that stays in cache, up to 32 MiB
+MANY_CHANNELS = 4  # from this c_prev on, window rows are copied channel-last
 
 
 def _compute_dtype(name, array):
@@ -40,6 +42,35 @@ def _padding(padding, h_prev, w_prev, kh, kw, sh, sw):
         raise ValueError("padding must be 'same', 'valid' or (ph, pw), "
                          "got {!r}".format(padding))
     return _pair("padding", padding, 0)
+
+
+def _padded(A, ph, pw, dtype):
+    """A (n, h, w, c) in dtype with ph zero rows and pw zero columns on
+    each side: A itself when there is nothing to do."""
+    if ph == pw == 0 and A.dtype == dtype:
+        return A
+    n, h, w, c = A.shape
+    A_pad = np.empty((n, h + 2 * ph, w + 2 * pw, c), dtype)
+    A_pad[:, :ph] = A_pad[:, h + ph:] = 0
+    A_pad[:, :, :pw] = A_pad[:, :, w + pw:] = 0
+    A_pad[:, ph:h + ph, pw:w + pw] = A
+    return A_pad
+
+
+def _window_matrix(A_pad, kh, kw, sh, sw):
+    """Every kh x kw window of A_pad (n, h_pad, w_pad, c_prev) as a row of a
+    (n * h_new * w_new, kh * kw * c_prev) matrix, columns ordered like
+    W.reshape(-1, c_new): one copy of a strided view."""
+    windows = np.lib.stride_tricks.sliding_window_view(
+        A_pad, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    n, h_new, w_new, c_prev = windows.shape[:4]
+    if c_prev >= MANY_CHANNELS:  # copy runs of c_prev: (n, h, w, kh, kw, c)
+        return windows.transpose(0, 1, 2, 4, 5, 3).reshape(
+            n * h_new * w_new, -1)
+    # Few channels: copy runs of w_new, (kh, kw, c_prev, n, h_new, w_new),
+    # and return the transposed view (BLAS multiplies it without a copy).
+    return windows.transpose(4, 5, 3, 0, 1, 2).reshape(
+        kh * kw * c_prev, -1).T
 
 
 def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
@@ -115,23 +146,14 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
 
     W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
     Z = np.empty((m, h_new, w_new, c_new), dtype)
-    # Work in batch chunks so that the window matrix stays under CHUNK_BYTES.
-    row_bytes = h_new * w_new * kh * kw * c_prev * dtype.itemsize
-    chunk = max(1, CHUNK_BYTES // row_bytes)
+    # Batch chunks of about CHUNK_ROWS windows, at most CHUNK_BYTES of them.
+    chunk = max(1, min(CHUNK_ROWS, CHUNK_BYTES // (W_mat.shape[0]
+                                                   * dtype.itemsize))
+            // (h_new * w_new))
     for start in range(0, m, chunk):
-        A = A_prev[start:start + chunk]
-        n = A.shape[0]
-        if ph == pw == 0 and A.dtype == dtype:
-            A_pad = A
-        else:  # zeros around, the chunk cast to dtype inside
-            A_pad = np.zeros((n, h_prev + 2 * ph, w_prev + 2 * pw, c_prev),
-                             dtype)
-            A_pad[:, ph:ph + h_prev, pw:pw + w_prev, :] = A
-        windows = np.lib.stride_tricks.sliding_window_view(
-            A_pad, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
-        # windows: (n, h_new, w_new, c_prev, kh, kw), a view; one copy to
-        # (n * h_new * w_new, kh * kw * c_prev), then a single GEMM with W.
-        cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, W_mat.shape[0])
-        np.matmul(cols, W_mat, out=Z[start:start + n].reshape(-1, c_new))
+        A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
+        cols = _window_matrix(A_pad, kh, kw, sh, sw)
+        # (n * h_new * w_new, kh * kw * c_prev) @ (kh * kw * c_prev, c_new)
+        np.matmul(cols, W_mat, out=Z[start:start + chunk].reshape(-1, c_new))
     Z += b
     return activation(Z)
