@@ -147,9 +147,8 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
     W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
     Z = np.empty((m, h_new, w_new, c_new), dtype)
     # Batch chunks of about CHUNK_ROWS windows, at most CHUNK_BYTES of them.
-    chunk = max(1, min(CHUNK_ROWS, CHUNK_BYTES // (W_mat.shape[0]
-                                                   * dtype.itemsize))
-            // (h_new * w_new))
+    rows = min(CHUNK_ROWS, CHUNK_BYTES // (W_mat.shape[0] * dtype.itemsize))
+    chunk = max(1, rows // (h_new * w_new))
     for start in range(0, m, chunk):
         A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
         cols = _window_matrix(A_pad, kh, kw, sh, sw)
