@@ -2,8 +2,8 @@
 """Task 0: forward pass of a 2-D convolutional layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_ROWS = 4096  # windows per batch chunk: enough for an efficient GEMM,
-CHUNK_BYTES = 2 ** 25  # and a window matrix that stays in cache, up to 32 MiB
+CHUNK_ROWS = 3200  # windows per batch chunk: the window matrix stays in cache
+GEMM_WORK = 2 ** 19  # multiply-adds per GEMM call: OpenBLAS uses one thread
 MANY_CHANNELS = 4  # from this c_prev on, window rows are copied channel-last
 
 
@@ -57,19 +57,47 @@ def _padded(A, ph, pw, dtype):
     return A_pad
 
 
+def _blocks(per_image, work_per_row):
+    """(block, chunk): rows per GEMM and images per batch chunk.
+
+    A GEMM of at most GEMM_WORK multiply-adds runs on one OpenBLAS thread;
+    a larger one waits for a second thread, which on a busy machine costs
+    milliseconds per call. So a block is whole images, or a divisor of the
+    per_image rows, within GEMM_WORK; a chunk is whole blocks, about
+    CHUNK_ROWS rows, to keep the window matrix in cache.
+    """
+    limit = max(1, GEMM_WORK // work_per_row)
+    if per_image <= limit:
+        block = per_image * (limit // per_image)
+    else:
+        block = max(d for d in range(1, limit + 1) if per_image % d == 0)
+    return block, max(1, max(block, CHUNK_ROWS // block * block) // per_image)
+
+
+def _matmul(a, b, block):
+    """a @ b for a (rows, k) and b (..., k, c) -> (..., rows, c), as a stack
+    of GEMMs over blocks of `block` rows of a (block divides rows)."""
+    rows, k = a.shape
+    out = np.matmul(a.reshape(rows // block, block, k), b[..., None, :, :])
+    return out.reshape(b.shape[:-2] + (rows, b.shape[-1]))
+
+
 def _window_matrix(A_pad, kh, kw, sh, sw):
     """Every kh x kw window of A_pad (n, h_pad, w_pad, c_prev) as a row of a
     (n * h_new * w_new, kh * kw * c_prev) matrix, columns ordered like
     W.reshape(-1, c_new): one copy of a strided view."""
-    windows = np.lib.stride_tricks.sliding_window_view(
-        A_pad, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
-    n, h_new, w_new, c_prev = windows.shape[:4]
-    if c_prev >= MANY_CHANNELS:  # copy runs of c_prev: (n, h, w, kh, kw, c)
-        return windows.transpose(0, 1, 2, 4, 5, 3).reshape(
-            n * h_new * w_new, -1)
+    n, h_pad, w_pad, c_prev = A_pad.shape
+    h_new, w_new = (h_pad - kh) // sh + 1, (w_pad - kw) // sw + 1
+    s_n, s_h, s_w, s_c = A_pad.strides
+    # A view of all windows, no copy: (n, h_new, w_new, kh, kw, c_prev)
+    windows = np.lib.stride_tricks.as_strided(
+        A_pad, (n, h_new, w_new, kh, kw, c_prev),
+        (s_n, sh * s_h, sw * s_w, s_h, s_w, s_c), writeable=False)
+    if c_prev >= MANY_CHANNELS:  # copy runs of kw * c_prev (stride 1)
+        return windows.reshape(n * h_new * w_new, -1)
     # Few channels: copy runs of w_new, (kh, kw, c_prev, n, h_new, w_new),
     # and return the transposed view (BLAS multiplies it without a copy).
-    return windows.transpose(4, 5, 3, 0, 1, 2).reshape(
+    return windows.transpose(3, 4, 5, 0, 1, 2).reshape(
         kh * kw * c_prev, -1).T
 
 
@@ -146,13 +174,13 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
 
     W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
     Z = np.empty((m, h_new, w_new, c_new), dtype)
-    # Batch chunks of about CHUNK_ROWS windows, at most CHUNK_BYTES of them.
-    rows = min(CHUNK_ROWS, CHUNK_BYTES // (W_mat.shape[0] * dtype.itemsize))
-    chunk = max(1, rows // (h_new * w_new))
+    block, chunk = _blocks(h_new * w_new, W_mat.size)
     for start in range(0, m, chunk):
         A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
         cols = _window_matrix(A_pad, kh, kw, sh, sw)
         # (n * h_new * w_new, kh * kw * c_prev) @ (kh * kw * c_prev, c_new)
-        np.matmul(cols, W_mat, out=Z[start:start + chunk].reshape(-1, c_new))
+        Z[start:start + chunk] = _matmul(
+            cols, W_mat, np.gcd(len(cols), block)).reshape(-1, h_new, w_new,
+                                                           c_new)
     Z += b
     return activation(Z)
