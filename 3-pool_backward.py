@@ -2,7 +2,7 @@
 """Task 3: backward pass of a max or average pooling layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_BYTES = 2 ** 20  # input gradient of one batch chunk: stays in cache
+CHUNK_BYTES = 2 ** 19  # input gradient of one batch chunk: stays in cache
 
 
 def _compute_dtype(name, array):
