@@ -60,18 +60,18 @@ def _padded(A, ph, pw, dtype):
 def _blocks(per_image, work_per_row):
     """(block, chunk): rows per GEMM and images per batch chunk.
 
-    A GEMM of at most GEMM_WORK multiply-adds runs on one OpenBLAS thread;
-    a larger one waits for a second thread, which on a busy machine costs
-    milliseconds per call. So a block is whole images, or a divisor of the
-    per_image rows, within GEMM_WORK; a chunk is whole blocks, about
-    CHUNK_ROWS rows, to keep the window matrix in cache.
+    OpenBLAS runs a GEMM of at most GEMM_WORK multiply-adds on one thread;
+    a larger one on all of them, and on a busy machine waiting for a second
+    thread costs milliseconds per call. So small GEMMs go in stacks of
+    one-thread blocks of whole images, about CHUNK_ROWS rows a chunk; a
+    layer whose GEMM for one image is larger gets one GEMM per chunk.
     """
     limit = max(1, GEMM_WORK // work_per_row)
-    if per_image <= limit:
-        block = per_image * (limit // per_image)
-    else:
-        block = max(d for d in range(1, limit + 1) if per_image % d == 0)
-    return block, max(1, max(block, CHUNK_ROWS // block * block) // per_image)
+    if per_image > limit:
+        chunk = max(1, CHUNK_ROWS // per_image)
+        return chunk * per_image, chunk
+    block = per_image * (limit // per_image)
+    return block, max(block, CHUNK_ROWS // block * block) // per_image
 
 
 def _matmul(a, b, block):
