@@ -106,27 +106,28 @@ def _input_gradient(dZ, W_mat, pad_shape, kh, kw, sh, sw):
 
     Lay each image out row after row: window (y, x) starts at position
     q = y * sh * w_pad + x * sw and its tap (i, j) is at q + i * w_pad + j.
-    With dZ spread on that grid (zeros between), the gradient that tap
-    (i, j) sends back, for the whole chunk, is one run shifted by
-    i * w_pad + j: added channel-first, in contiguous runs of `block`.
+    With dZ spread on the first sh * (h_new - 1) + 1 rows of that grid
+    (zeros between), the gradient that tap (i, j) sends back is, for each
+    image, one contiguous run shifted by i * w_pad + j: added channel-first.
     """
     n, h_pad, w_pad, c_prev = pad_shape
     h_new, w_new, c_new = dZ.shape[1:]
-    size = n * h_pad * w_pad
-    grid = np.zeros((n, h_pad, w_pad, c_new), dZ.dtype)
-    grid[:, :sh * (h_new - 1) + 1:sh, :sw * (w_new - 1) + 1:sw] = dZ
-    block = np.gcd(size, _blocks(h_pad * w_pad, W_mat.size)[0])
-    # (kh * kw * c_prev, c_new) @ (size / block, c_new, block), by blocks:
-    # taps (size / block, kh, kw, c_prev, block)
-    taps = np.matmul(W_mat, grid.reshape(-1, block, c_new).transpose(
-        0, 2, 1)).reshape(-1, kh, kw, c_prev, block)
-    dA_flat = np.zeros((c_prev, size + (kh - 1) * w_pad + kw - 1), dZ.dtype)
+    rows = (sh * (h_new - 1) + 1) * w_pad  # grid positions used, per image
+    grid = np.zeros((n, rows // w_pad, w_pad, c_new), dZ.dtype)
+    grid[:, ::sh, :sw * (w_new - 1) + 1:sw] = dZ
+    # (kh * kw * c_prev, c_new) @ (n, c_new, rows): one GEMM per image,
+    # taps (n, kh, kw, c_prev, rows)
+    taps = np.matmul(W_mat, grid.reshape(n, rows, c_new).transpose(
+        0, 2, 1)).reshape(n, kh, kw, c_prev, rows)
+    size = h_pad * w_pad
+    dA_flat = np.zeros((c_prev, (n + 1) * size), dZ.dtype)  # room to shift
     for i in range(kh):
         for j in range(kw):
             shift = i * w_pad + j
-            target = dA_flat[:, shift:shift + size].reshape(c_prev, -1, block)
+            target = dA_flat[:, shift:shift + n * size].reshape(
+                c_prev, n, size)[:, :, :rows]
             target += taps[:, i, j].transpose(1, 0, 2)
-    return dA_flat[:, :size].reshape(c_prev, n, h_pad, w_pad).transpose(
+    return dA_flat[:, :n * size].reshape(c_prev, n, h_pad, w_pad).transpose(
         1, 2, 3, 0)
 
 
