@@ -2,7 +2,7 @@
 """Speed and memory of tasks 0-3 against TensorFlow and plain-loop code.
 
     python benchmarks/layers.py              # the speed table (a few minutes)
-    python benchmarks/layers.py --memory     # peak memory on a 50,000-image batch
+    python benchmarks/layers.py --memory     # peak memory, 50,000 images
     python benchmarks/layers.py --quick      # tiny workloads, a smoke test
 
 Every workload is checked first: TensorFlow's result and the loop
