@@ -207,14 +207,14 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
     W_mat = W.reshape(kh * kw * c_prev, c_new)
     dA_prev = np.zeros((m, h_prev, w_prev, c_prev), dtype)
     dW = np.zeros((kh * kw * c_prev, c_new), dtype)
-    db = np.zeros(c_new, dtype)
+    db = np.zeros(c_new)  # summed in float64: exact to float32 rounding
     block, chunk = _blocks(h_new * w_new, W_mat.size)
     for start in range(0, m, chunk):
         A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
         n = A_pad.shape[0]
         dZ_mat = dZ[start:start + n].reshape(-1, c_new).astype(dtype,
                                                                copy=False)
-        db += np.einsum("rk->k", dZ_mat)  # (n * h_new * w_new, c_new) -> sum
+        db += np.einsum("rk->k", dZ_mat, dtype=np.float64)  # column sums
         cols = _window_matrix(A_pad, kh, kw, sh, sw)
         rows = np.gcd(len(cols), block)
         # dW: (kh * kw * c_prev, c_new), summed over the blocks of windows
@@ -223,4 +223,5 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         dA_pad = _input_gradient(dZ_mat.reshape(n, h_new, w_new, c_new),
                                  W_mat, A_pad.shape, kh, kw, sh, sw)
         dA_prev[start:start + n] = dA_pad[:, ph:ph + h_prev, pw:pw + w_prev]
-    return dA_prev, dW.reshape(W.shape), db.reshape(1, 1, 1, c_new)
+    return (dA_prev, dW.reshape(W.shape),
+            db.astype(dtype).reshape(1, 1, 1, c_new))
