@@ -2,7 +2,7 @@
 """Task 0: forward pass of a 2-D convolutional layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_ROWS = 3200  # windows per batch chunk: the window matrix stays in cache
+CHUNK_BYTES = 2 ** 21  # window matrix of one batch chunk: stays in cache
 GEMM_WORK = 2 ** 19  # multiply-adds per GEMM call: OpenBLAS uses one thread
 MANY_CHANNELS = 4  # from this c_prev on, window rows are copied channel-last
 
@@ -57,21 +57,22 @@ def _padded(A, ph, pw, dtype):
     return A_pad
 
 
-def _blocks(per_image, work_per_row):
+def _blocks(per_image, work_per_row, row_bytes):
     """(block, chunk): rows per GEMM and images per batch chunk.
 
     OpenBLAS runs a GEMM of at most GEMM_WORK multiply-adds on one thread;
     a larger one on all of them, and on a busy machine waiting for a second
     thread costs milliseconds per call. So small GEMMs go in stacks of
-    one-thread blocks of whole images, about CHUNK_ROWS rows a chunk; a
-    layer whose GEMM for one image is larger gets one GEMM per chunk.
+    one-thread blocks of whole images, about CHUNK_BYTES of window matrix a
+    chunk; a layer whose GEMM for one image is larger gets one per chunk.
     """
     limit = max(1, GEMM_WORK // work_per_row)
+    rows = max(1, CHUNK_BYTES // row_bytes)
     if per_image > limit:
-        chunk = max(1, CHUNK_ROWS // per_image)
+        chunk = max(1, rows // per_image)
         return chunk * per_image, chunk
     block = per_image * (limit // per_image)
-    return block, max(block, CHUNK_ROWS // block * block) // per_image
+    return block, max(block, rows // block * block) // per_image
 
 
 def _matmul(a, b, block):
@@ -174,7 +175,8 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
 
     W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
     Z = np.empty((m, h_new, w_new, c_new), dtype)
-    block, chunk = _blocks(h_new * w_new, W_mat.size)
+    block, chunk = _blocks(h_new * w_new, W_mat.size,
+                           W_mat.shape[0] * dtype.itemsize)
     for start in range(0, m, chunk):
         A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
         cols = _window_matrix(A_pad, kh, kw, sh, sw)

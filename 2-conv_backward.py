@@ -2,7 +2,7 @@
 """Task 2: backward pass of a 2-D convolutional layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_ROWS = 3200  # windows per batch chunk: the window matrix stays in cache
+CHUNK_BYTES = 2 ** 21  # window matrix of one batch chunk: stays in cache
 GEMM_WORK = 2 ** 19  # multiply-adds per GEMM call: OpenBLAS uses one thread
 MANY_CHANNELS = 4  # from this c_prev on, window rows are copied channel-last
 
@@ -57,21 +57,22 @@ def _padded(A, ph, pw, dtype):
     return A_pad
 
 
-def _blocks(per_image, work_per_row):
+def _blocks(per_image, work_per_row, row_bytes):
     """(block, chunk): rows per GEMM and images per batch chunk.
 
     OpenBLAS runs a GEMM of at most GEMM_WORK multiply-adds on one thread;
     a larger one on all of them, and on a busy machine waiting for a second
     thread costs milliseconds per call. So small GEMMs go in stacks of
-    one-thread blocks of whole images, about CHUNK_ROWS rows a chunk; a
-    layer whose GEMM for one image is larger gets one GEMM per chunk.
+    one-thread blocks of whole images, about CHUNK_BYTES of window matrix a
+    chunk; a layer whose GEMM for one image is larger gets one per chunk.
     """
     limit = max(1, GEMM_WORK // work_per_row)
+    rows = max(1, CHUNK_BYTES // row_bytes)
     if per_image > limit:
-        chunk = max(1, CHUNK_ROWS // per_image)
+        chunk = max(1, rows // per_image)
         return chunk * per_image, chunk
     block = per_image * (limit // per_image)
-    return block, max(block, CHUNK_ROWS // block * block) // per_image
+    return block, max(block, rows // block * block) // per_image
 
 
 def _matmul(a, b, block):
@@ -115,10 +116,8 @@ def _input_gradient(dZ, W_mat, pad_shape, kh, kw, sh, sw):
     rows = (sh * (h_new - 1) + 1) * w_pad  # grid positions used, per image
     grid = np.zeros((n, rows // w_pad, w_pad, c_new), dZ.dtype)
     grid[:, ::sh, :sw * (w_new - 1) + 1:sw] = dZ
-    # (kh * kw * c_prev, c_new) @ (n, c_new, rows): one GEMM per image,
-    # taps (n, kh, kw, c_prev, rows)
-    taps = np.matmul(W_mat, grid.reshape(n, rows, c_new).transpose(
-        0, 2, 1)).reshape(n, kh, kw, c_prev, rows)
+    # (kh * kw * c_prev, c_new) @ (c_new, n * rows): taps (kh, kw, c, n, rows)
+    taps = (W_mat @ grid.reshape(-1, c_new).T).reshape(kh, kw, c_prev, n, rows)
     size = h_pad * w_pad
     dA_flat = np.zeros((c_prev, (n + 1) * size), dZ.dtype)  # room to shift
     for i in range(kh):
@@ -126,7 +125,7 @@ def _input_gradient(dZ, W_mat, pad_shape, kh, kw, sh, sw):
             shift = i * w_pad + j
             target = dA_flat[:, shift:shift + n * size].reshape(
                 c_prev, n, size)[:, :, :rows]
-            target += taps[:, i, j].transpose(1, 0, 2)
+            target += taps[i, j]
     return dA_flat[:, :n * size].reshape(c_prev, n, h_pad, w_pad).transpose(
         1, 2, 3, 0)
 
@@ -208,7 +207,8 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
     dA_prev = np.zeros((m, h_prev, w_prev, c_prev), dtype)
     dW = np.zeros((kh * kw * c_prev, c_new), dtype)
     db = np.zeros(c_new)  # summed in float64: exact to float32 rounding
-    block, chunk = _blocks(h_new * w_new, W_mat.size)
+    block, chunk = _blocks(h_new * w_new, W_mat.size,
+                           W_mat.shape[0] * dtype.itemsize)
     for start in range(0, m, chunk):
         A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
         n = A_pad.shape[0]
