@@ -2,7 +2,7 @@
 """Task 0: forward pass of a 2-D convolutional layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_BYTES = 2 ** 21  # window matrix of one batch chunk: stays in cache
+CHUNK_BYTES = 2 ** 19  # window matrix of one batch chunk: stays in cache
 GEMM_WORK = 2 ** 19  # multiply-adds per GEMM call: OpenBLAS uses one thread
 MANY_CHANNELS = 4  # from this c_prev on, window rows are copied channel-last
 
