@@ -75,12 +75,12 @@ def _blocks(per_image, work_per_row, row_bytes):
     return block, max(block, rows // block * block) // per_image
 
 
-def _matmul(a, b, block):
-    """a @ b for a (rows, k) and b (..., k, c) -> (..., rows, c), as a stack
-    of GEMMs over blocks of `block` rows of a (block divides rows)."""
+def _matmul(a, b, block, out):
+    """out = a @ b for a (rows, k), b (k, c) and a contiguous out (rows, c),
+    as a stack of GEMMs over blocks of `block` rows (block divides rows)."""
     rows, k = a.shape
-    out = np.matmul(a.reshape(rows // block, block, k), b[..., None, :, :])
-    return out.reshape(b.shape[:-2] + (rows, b.shape[-1]))
+    np.matmul(a.reshape(rows // block, block, k), b,
+              out=out.reshape(rows // block, block, b.shape[1]))
 
 
 def _window_matrix(A_pad, kh, kw, sh, sw):
@@ -180,9 +180,8 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
     for start in range(0, m, chunk):
         A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
         cols = _window_matrix(A_pad, kh, kw, sh, sw)
+        Z_chunk = Z[start:start + chunk]
         # (n * h_new * w_new, kh * kw * c_prev) @ (kh * kw * c_prev, c_new)
-        Z[start:start + chunk] = _matmul(
-            cols, W_mat, np.gcd(len(cols), block)).reshape(-1, h_new, w_new,
-                                                           c_new)
-    Z += b
+        _matmul(cols, W_mat, np.gcd(len(cols), block), Z_chunk)
+        Z_chunk += b  # while it is in cache
     return activation(Z)

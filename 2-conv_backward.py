@@ -75,14 +75,6 @@ def _blocks(per_image, work_per_row, row_bytes):
     return block, max(block, rows // block * block) // per_image
 
 
-def _matmul(a, b, block):
-    """a @ b for a (rows, k) and b (..., k, c) -> (..., rows, c), as a stack
-    of GEMMs over blocks of `block` rows of a (block divides rows)."""
-    rows, k = a.shape
-    out = np.matmul(a.reshape(rows // block, block, k), b[..., None, :, :])
-    return out.reshape(b.shape[:-2] + (rows, b.shape[-1]))
-
-
 def _window_matrix(A_pad, kh, kw, sh, sw):
     """Every kh x kw window of A_pad (n, h_pad, w_pad, c_prev) as a row of a
     (n * h_new * w_new, kh * kw * c_prev) matrix, columns ordered like
