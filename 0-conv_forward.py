@@ -175,6 +175,7 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
 
     W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
     Z = np.empty((m, h_new, w_new, c_new), dtype)
+    b_row = np.tile(b.reshape(c_new).astype(dtype), w_new)  # (w_new * c_new)
     block, chunk = _blocks(h_new * w_new, W_mat.size,
                            W_mat.shape[0] * dtype.itemsize)
     for start in range(0, m, chunk):
@@ -183,5 +184,5 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
         Z_chunk = Z[start:start + chunk]
         # (n * h_new * w_new, kh * kw * c_prev) @ (kh * kw * c_prev, c_new)
         _matmul(cols, W_mat, np.gcd(len(cols), block), Z_chunk)
-        Z_chunk += b  # while it is in cache
+        Z_chunk.reshape(-1, w_new * c_new)[...] += b_row  # runs of a Z row
     return activation(Z)
