@@ -108,16 +108,19 @@ def _input_gradient(dZ, W_mat, pad_shape, kh, kw, sh, sw):
     rows = (sh * (h_new - 1) + 1) * w_pad  # grid positions used, per image
     grid = np.zeros((n, rows // w_pad, w_pad, c_new), dZ.dtype)
     grid[:, ::sh, :sw * (w_new - 1) + 1:sw] = dZ
-    # (kh * kw * c_prev, c_new) @ (c_new, n * rows): taps (kh, kw, c, n, rows)
-    taps = (W_mat @ grid.reshape(-1, c_new).T).reshape(kh, kw, c_prev, n, rows)
+    # One-thread GEMMs (see _blocks) over groups of g images:
+    # (kh * kw * c_prev, c_new) @ (n / g, c_new, g * rows)
+    g = np.gcd(n, max(1, GEMM_WORK // (W_mat.size * rows)))
+    taps = np.matmul(W_mat, grid.reshape(n // g, g * rows, c_new).transpose(
+        0, 2, 1)).reshape(n // g, kh, kw, c_prev, g, rows)
     size = h_pad * w_pad
     dA_flat = np.zeros((c_prev, (n + 1) * size), dZ.dtype)  # room to shift
     for i in range(kh):
         for j in range(kw):
             shift = i * w_pad + j
             target = dA_flat[:, shift:shift + n * size].reshape(
-                c_prev, n, size)[:, :, :rows]
-            target += taps[i, j]
+                c_prev, n // g, g, size)[..., :rows]
+            target += taps[:, i, j].transpose(1, 0, 2, 3)
     return dA_flat[:, :n * size].reshape(c_prev, n, h_pad, w_pad).transpose(
         1, 2, 3, 0)
 
