@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Speed and memory of tasks 0-3 against TensorFlow and plain-loop code.
 
-    python benchmarks/layers.py              # the speed table (a few minutes)
+    python benchmarks/layers.py              # speed table (a minute or two)
     python benchmarks/layers.py --memory     # peak memory, 50,000 images
     python benchmarks/layers.py --quick      # tiny workloads, a smoke test
 
@@ -291,7 +291,8 @@ def main(argv=None):
                         help="tiny workloads, a smoke test of the script")
     parser.add_argument("--memory", action="store_true",
                         help="peak memory of conv_forward and conv_backward "
-                        "on a 50,000-image batch instead of the speed table")
+                        "on a 50,000-image batch (500 with --quick) instead "
+                        "of the speed table")
     parser.add_argument("--loop-images", type=int, default=8, metavar="N",
                         help="images the slow loop reference is timed on "
                         "(default 8)")
