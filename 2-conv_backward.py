@@ -97,30 +97,30 @@ def _window_matrix(A_pad, kh, kw, sh, sw):
 def _input_gradient(dZ, W_mat, pad_shape, kh, kw, sh, sw):
     """Gradient with respect to the padded input, (n, h_pad, w_pad, c_prev).
 
-    Lay each image out row after row: window (y, x) starts at position
-    q = y * sh * w_pad + x * sw and its tap (i, j) is at q + i * w_pad + j.
-    With dZ spread on the first sh * (h_new - 1) + 1 rows of that grid
-    (zeros between), the gradient that tap (i, j) sends back is, for each
-    image, one contiguous run shifted by i * w_pad + j: added channel-first.
+    Lay the padded images out one after the other, row after row: window
+    (y, x) of image k starts at position q = k * h_pad * w_pad + y * sh *
+    w_pad + x * sw, and its tap (i, j) is at q + i * w_pad + j. With dZ
+    spread on that grid (zeros between), the gradient that tap (i, j) sends
+    back, for the whole chunk, is one run shifted by i * w_pad + j: added
+    channel-first, (c_prev, n * h_pad * w_pad) at a time.
     """
     n, h_pad, w_pad, c_prev = pad_shape
     h_new, w_new, c_new = dZ.shape[1:]
-    rows = (sh * (h_new - 1) + 1) * w_pad  # grid positions used, per image
-    grid = np.zeros((n, rows // w_pad, w_pad, c_new), dZ.dtype)
-    grid[:, ::sh, :sw * (w_new - 1) + 1:sw] = dZ
-    # One-thread GEMMs (see _blocks) over groups of g images:
-    # (kh * kw * c_prev, c_new) @ (n / g, c_new, g * rows)
-    g = np.gcd(n, max(1, GEMM_WORK // (W_mat.size * rows)))
-    taps = np.matmul(W_mat, grid.reshape(n // g, g * rows, c_new).transpose(
-        0, 2, 1)).reshape(n // g, kh, kw, c_prev, g, rows)
     size = h_pad * w_pad
+    grid = np.zeros((n, h_pad, w_pad, c_new), dZ.dtype)
+    grid[:, :sh * (h_new - 1) + 1:sh, :sw * (w_new - 1) + 1:sw] = dZ
+    # One-thread GEMMs (see _blocks) over groups of g images, written as
+    # (kh * kw * c_prev, n * size): (K, c_new) @ (n / g, c_new, g * size)
+    g = np.gcd(n, max(1, GEMM_WORK // (W_mat.size * size)))
+    taps = np.empty((kh, kw, c_prev, n, size), dZ.dtype)
+    np.matmul(W_mat, grid.reshape(n // g, g * size, c_new).transpose(0, 2, 1),
+              out=taps.reshape(-1, n // g, g * size).transpose(1, 0, 2))
     dA_flat = np.zeros((c_prev, (n + 1) * size), dZ.dtype)  # room to shift
     for i in range(kh):
         for j in range(kw):
             shift = i * w_pad + j
-            target = dA_flat[:, shift:shift + n * size].reshape(
-                c_prev, n // g, g, size)[..., :rows]
-            target += taps[:, i, j].transpose(1, 0, 2, 3)
+            target = dA_flat[:, shift:shift + n * size]  # (c_prev, n * size)
+            target += taps[i, j].reshape(c_prev, -1)
     return dA_flat[:, :n * size].reshape(c_prev, n, h_pad, w_pad).transpose(
         1, 2, 3, 0)
 
