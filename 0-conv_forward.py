@@ -2,7 +2,9 @@
 """Task 0: forward pass of a 2-D convolutional layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_BYTES = 64 * 2 ** 20  # cap on the window matrix of one batch chunk
+CHUNK_BYTES = 2 ** 19  # window matrix of one batch chunk: stays in cache
+GEMM_WORK = 2 ** 19  # multiply-adds per GEMM call: OpenBLAS uses one thread
+MANY_CHANNELS = 4  # from this c_prev on, window rows are copied channel-last
 
 
 def _compute_dtype(name, array):
@@ -40,6 +42,64 @@ def _padding(padding, h_prev, w_prev, kh, kw, sh, sw):
         raise ValueError("padding must be 'same', 'valid' or (ph, pw), "
                          "got {!r}".format(padding))
     return _pair("padding", padding, 0)
+
+
+def _padded(A, ph, pw, dtype):
+    """A (n, h, w, c) in dtype with ph zero rows and pw zero columns on
+    each side: A itself when there is nothing to do."""
+    if ph == pw == 0 and A.dtype == dtype:
+        return A
+    n, h, w, c = A.shape
+    A_pad = np.empty((n, h + 2 * ph, w + 2 * pw, c), dtype)
+    A_pad[:, :ph] = A_pad[:, h + ph:] = 0
+    A_pad[:, :, :pw] = A_pad[:, :, w + pw:] = 0
+    A_pad[:, ph:h + ph, pw:w + pw] = A
+    return A_pad
+
+
+def _blocks(per_image, work_per_row, row_bytes):
+    """(block, chunk): rows per GEMM and images per batch chunk.
+
+    OpenBLAS runs a GEMM of at most GEMM_WORK multiply-adds on one thread;
+    a larger one on all of them, and on a busy machine waiting for a second
+    thread costs milliseconds per call. So small GEMMs go in stacks of
+    one-thread blocks of whole images, about CHUNK_BYTES of window matrix a
+    chunk; a layer whose GEMM for one image is larger gets one per chunk.
+    """
+    limit = max(1, GEMM_WORK // work_per_row)
+    rows = max(1, CHUNK_BYTES // row_bytes)
+    if per_image > limit:
+        chunk = max(1, rows // per_image)
+        return chunk * per_image, chunk
+    block = per_image * (limit // per_image)
+    return block, max(block, rows // block * block) // per_image
+
+
+def _matmul(a, b, block, out):
+    """out = a @ b for a (rows, k), b (k, c) and a contiguous out (rows, c),
+    as a stack of GEMMs over blocks of `block` rows (block divides rows)."""
+    rows, k = a.shape
+    np.matmul(a.reshape(rows // block, block, k), b,
+              out=out.reshape(rows // block, block, b.shape[1]))
+
+
+def _window_matrix(A_pad, kh, kw, sh, sw):
+    """Every kh x kw window of A_pad (n, h_pad, w_pad, c_prev) as a row of a
+    (n * h_new * w_new, kh * kw * c_prev) matrix, columns ordered like
+    W.reshape(-1, c_new): one copy of a strided view."""
+    n, h_pad, w_pad, c_prev = A_pad.shape
+    h_new, w_new = (h_pad - kh) // sh + 1, (w_pad - kw) // sw + 1
+    s_n, s_h, s_w, s_c = A_pad.strides
+    # A view of all windows, no copy: (n, h_new, w_new, kh, kw, c_prev)
+    windows = np.lib.stride_tricks.as_strided(
+        A_pad, (n, h_new, w_new, kh, kw, c_prev),
+        (s_n, sh * s_h, sw * s_w, s_h, s_w, s_c), writeable=False)
+    if c_prev >= MANY_CHANNELS:  # copy runs of kw * c_prev (stride 1)
+        return windows.reshape(n * h_new * w_new, -1)
+    # Few channels: copy runs of w_new, (kh, kw, c_prev, n, h_new, w_new),
+    # and return the transposed view (BLAS multiplies it without a copy).
+    return windows.transpose(3, 4, 5, 0, 1, 2).reshape(
+        kh * kw * c_prev, -1).T
 
 
 def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
@@ -115,23 +175,14 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
 
     W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
     Z = np.empty((m, h_new, w_new, c_new), dtype)
-    # Work in batch chunks so that the window matrix stays under CHUNK_BYTES.
-    row_bytes = h_new * w_new * kh * kw * c_prev * dtype.itemsize
-    chunk = max(1, CHUNK_BYTES // row_bytes)
+    b_row = np.tile(b.reshape(c_new).astype(dtype), w_new)  # (w_new * c_new)
+    block, chunk = _blocks(h_new * w_new, W_mat.size,
+                           W_mat.shape[0] * dtype.itemsize)
     for start in range(0, m, chunk):
-        A = A_prev[start:start + chunk]
-        n = A.shape[0]
-        if ph == pw == 0 and A.dtype == dtype:
-            A_pad = A
-        else:  # zeros around, the chunk cast to dtype inside
-            A_pad = np.zeros((n, h_prev + 2 * ph, w_prev + 2 * pw, c_prev),
-                             dtype)
-            A_pad[:, ph:ph + h_prev, pw:pw + w_prev, :] = A
-        windows = np.lib.stride_tricks.sliding_window_view(
-            A_pad, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
-        # windows: (n, h_new, w_new, c_prev, kh, kw), a view; one copy to
-        # (n * h_new * w_new, kh * kw * c_prev), then a single GEMM with W.
-        cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, W_mat.shape[0])
-        np.matmul(cols, W_mat, out=Z[start:start + n].reshape(-1, c_new))
-    Z += b
+        A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
+        cols = _window_matrix(A_pad, kh, kw, sh, sw)
+        Z_chunk = Z[start:start + chunk]
+        # (n * h_new * w_new, kh * kw * c_prev) @ (kh * kw * c_prev, c_new)
+        _matmul(cols, W_mat, np.gcd(len(cols), block), Z_chunk)
+        Z_chunk.reshape(-1, w_new * c_new)[...] += b_row  # runs of a Z row
     return activation(Z)

@@ -2,6 +2,8 @@
 """Task 1: forward pass of a max or average pooling layer (NHWC) in NumPy."""
 import numpy as np
 
+CHUNK_BYTES = 2 ** 19  # row maxima (or sums) of one batch chunk: in cache
+
 
 def _compute_dtype(name, array):
     """Check that `array` is a real ndarray; return the dtype to compute in."""
@@ -24,6 +26,18 @@ def _pair(name, value, low):
         return int(value[0]), int(value[1])
     raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
         name, low, value))
+
+
+def _combine(reduce, parts, out):
+    """out = reduce(... reduce(parts[0], parts[1]) ..., parts[-1]): the
+    elementwise max or sum of equally shaped arrays, in out's dtype."""
+    if len(parts) == 1:
+        out[...] = parts[0]
+    else:
+        reduce(parts[0], parts[1], out=out, dtype=out.dtype)
+    for part in parts[2:]:
+        reduce(out, part, out=out)
+    return out
 
 
 def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
@@ -76,19 +90,19 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
     h_new = (h_prev - kh) // sh + 1
     w_new = (w_prev - kw) // sw + 1
 
-    # One vectorized step per kernel offset (i, j): the strided slice holds
-    # element (i, j) of every window, shape (m, h_new, w_new, c).
+    reduce = np.maximum if mode == "max" else np.add
     out = np.empty((m, h_new, w_new, c), dtype)
-    for i in range(kh):
-        for j in range(kw):
-            window_ij = A_prev[:, i:i + sh * (h_new - 1) + 1:sh,
-                               j:j + sw * (w_new - 1) + 1:sw, :]
-            if i == j == 0:
-                out[...] = window_ij
-            elif mode == "max":
-                np.maximum(out, window_ij, out=out)
-            else:
-                out += window_ij
+    # Windows are separable: first over the kh rows of every window, all
+    # columns, then over its kw columns. Batch chunks stay in cache.
+    chunk = max(1, CHUNK_BYTES // (h_new * w_prev * c * dtype.itemsize))
+    for start in range(0, m, chunk):
+        A = A_prev[start:start + chunk]
+        rows = _combine(reduce, [A[:, i:i + sh * (h_new - 1) + 1:sh]
+                                 for i in range(kh)],
+                        np.empty((len(A), h_new, w_prev, c), dtype))
+        # rows: (n, h_new, w_prev, c) -> (n, h_new, w_new, c)
+        _combine(reduce, [rows[:, :, j:j + sw * (w_new - 1) + 1:sw]
+                          for j in range(kw)], out[start:start + chunk])
     if mode == "avg":
         out /= kh * kw
     return out

@@ -2,7 +2,9 @@
 """Task 2: backward pass of a 2-D convolutional layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_BYTES = 64 * 2 ** 20  # cap on the window matrix of one batch chunk
+CHUNK_BYTES = 2 ** 21  # window matrix of one batch chunk: stays in cache
+GEMM_WORK = 2 ** 19  # multiply-adds per GEMM call: OpenBLAS uses one thread
+MANY_CHANNELS = 4  # from this c_prev on, window rows are copied channel-last
 
 
 def _compute_dtype(name, array):
@@ -40,6 +42,87 @@ def _padding(padding, h_prev, w_prev, kh, kw, sh, sw):
         raise ValueError("padding must be 'same', 'valid' or (ph, pw), "
                          "got {!r}".format(padding))
     return _pair("padding", padding, 0)
+
+
+def _padded(A, ph, pw, dtype):
+    """A (n, h, w, c) in dtype with ph zero rows and pw zero columns on
+    each side: A itself when there is nothing to do."""
+    if ph == pw == 0 and A.dtype == dtype:
+        return A
+    n, h, w, c = A.shape
+    A_pad = np.empty((n, h + 2 * ph, w + 2 * pw, c), dtype)
+    A_pad[:, :ph] = A_pad[:, h + ph:] = 0
+    A_pad[:, :, :pw] = A_pad[:, :, w + pw:] = 0
+    A_pad[:, ph:h + ph, pw:w + pw] = A
+    return A_pad
+
+
+def _blocks(per_image, work_per_row, row_bytes):
+    """(block, chunk): rows per GEMM and images per batch chunk.
+
+    OpenBLAS runs a GEMM of at most GEMM_WORK multiply-adds on one thread;
+    a larger one on all of them, and on a busy machine waiting for a second
+    thread costs milliseconds per call. So small GEMMs go in stacks of
+    one-thread blocks of whole images, about CHUNK_BYTES of window matrix a
+    chunk; a layer whose GEMM for one image is larger gets one per chunk.
+    """
+    limit = max(1, GEMM_WORK // work_per_row)
+    rows = max(1, CHUNK_BYTES // row_bytes)
+    if per_image > limit:
+        chunk = max(1, rows // per_image)
+        return chunk * per_image, chunk
+    block = per_image * (limit // per_image)
+    return block, max(block, rows // block * block) // per_image
+
+
+def _window_matrix(A_pad, kh, kw, sh, sw):
+    """Every kh x kw window of A_pad (n, h_pad, w_pad, c_prev) as a row of a
+    (n * h_new * w_new, kh * kw * c_prev) matrix, columns ordered like
+    W.reshape(-1, c_new): one copy of a strided view."""
+    n, h_pad, w_pad, c_prev = A_pad.shape
+    h_new, w_new = (h_pad - kh) // sh + 1, (w_pad - kw) // sw + 1
+    s_n, s_h, s_w, s_c = A_pad.strides
+    # A view of all windows, no copy: (n, h_new, w_new, kh, kw, c_prev)
+    windows = np.lib.stride_tricks.as_strided(
+        A_pad, (n, h_new, w_new, kh, kw, c_prev),
+        (s_n, sh * s_h, sw * s_w, s_h, s_w, s_c), writeable=False)
+    if c_prev >= MANY_CHANNELS:  # copy runs of kw * c_prev (stride 1)
+        return windows.reshape(n * h_new * w_new, -1)
+    # Few channels: copy runs of w_new, (kh, kw, c_prev, n, h_new, w_new),
+    # and return the transposed view (BLAS multiplies it without a copy).
+    return windows.transpose(3, 4, 5, 0, 1, 2).reshape(
+        kh * kw * c_prev, -1).T
+
+
+def _input_gradient(dZ, W_mat, pad_shape, kh, kw, sh, sw):
+    """Gradient with respect to the padded input, (n, h_pad, w_pad, c_prev).
+
+    Lay the padded images out one after the other, row after row: window
+    (y, x) of image k starts at position q = k * h_pad * w_pad + y * sh *
+    w_pad + x * sw, and its tap (i, j) is at q + i * w_pad + j. With dZ
+    spread on that grid (zeros between), the gradient that tap (i, j) sends
+    back, for the whole chunk, is one run shifted by i * w_pad + j: added
+    channel-first, (c_prev, n * h_pad * w_pad) at a time.
+    """
+    n, h_pad, w_pad, c_prev = pad_shape
+    h_new, w_new, c_new = dZ.shape[1:]
+    size = h_pad * w_pad
+    grid = np.zeros((n, h_pad, w_pad, c_new), dZ.dtype)
+    grid[:, :sh * (h_new - 1) + 1:sh, :sw * (w_new - 1) + 1:sw] = dZ
+    # One-thread GEMMs (see _blocks) over groups of g images, written as
+    # (kh * kw * c_prev, n * size): (K, c_new) @ (n / g, c_new, g * size)
+    g = np.gcd(n, max(1, GEMM_WORK // (W_mat.size * size)))
+    taps = np.empty((kh, kw, c_prev, n, size), dZ.dtype)
+    np.matmul(W_mat, grid.reshape(n // g, g * size, c_new).transpose(0, 2, 1),
+              out=taps.reshape(-1, n // g, g * size).transpose(1, 0, 2))
+    dA_flat = np.zeros((c_prev, (n + 1) * size), dZ.dtype)  # room to shift
+    for i in range(kh):
+        for j in range(kw):
+            shift = i * w_pad + j
+            target = dA_flat[:, shift:shift + n * size]  # (c_prev, n * size)
+            target += taps[i, j].reshape(c_prev, -1)
+    return dA_flat[:, :n * size].reshape(c_prev, n, h_pad, w_pad).transpose(
+        1, 2, 3, 0)
 
 
 def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
@@ -114,36 +197,26 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         raise ValueError("dZ must have the forward output shape {}, got {}"
                          .format((m, h_new, w_new, c_new), dZ.shape))
 
-    W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
-    dA_prev = np.empty((m, h_prev, w_prev, c_prev), dtype)
+    W = W.astype(dtype, copy=False)
+    W_mat = W.reshape(kh * kw * c_prev, c_new)
+    dA_prev = np.zeros((m, h_prev, w_prev, c_prev), dtype)
     dW = np.zeros((kh * kw * c_prev, c_new), dtype)
-    db = dZ.sum(axis=(0, 1, 2), dtype=dtype).reshape(1, 1, 1, c_new)
-    # Batch chunks keep the window matrix and its gradient under CHUNK_BYTES.
-    row_bytes = 2 * h_new * w_new * kh * kw * c_prev * dtype.itemsize
-    chunk = max(1, CHUNK_BYTES // row_bytes)
+    db = np.zeros(c_new)  # summed in float64: exact to float32 rounding
+    block, chunk = _blocks(h_new * w_new, W_mat.size,
+                           W_mat.shape[0] * dtype.itemsize)
     for start in range(0, m, chunk):
-        A = A_prev[start:start + chunk]
-        n = A.shape[0]
-        if ph == pw == 0 and A.dtype == dtype:
-            A_pad = A
-        else:  # zeros around, the chunk cast to dtype inside
-            A_pad = np.zeros((n, h_prev + 2 * ph, w_prev + 2 * pw, c_prev),
-                             dtype)
-            A_pad[:, ph:ph + h_prev, pw:pw + w_prev, :] = A
-        windows = np.lib.stride_tricks.sliding_window_view(
-            A_pad, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
-        # windows: (n, h_new, w_new, c_prev, kh, kw) -> cols, one row a window
-        cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, W_mat.shape[0])
+        A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
+        n = A_pad.shape[0]
         dZ_mat = dZ[start:start + n].reshape(-1, c_new).astype(dtype,
                                                                copy=False)
-        dW += cols.T @ dZ_mat  # (kh * kw * c_prev, c_new)
-        dcols = (dZ_mat @ W_mat.T).reshape(n, h_new, w_new, kh, kw, c_prev)
-        # Each window's gradient goes back where the window was read from:
-        # offset (i, j) of every window is a strided slice of A_pad.
-        dA_pad = np.zeros_like(A_pad)
-        for i in range(kh):
-            for j in range(kw):
-                dA_pad[:, i:i + sh * (h_new - 1) + 1:sh,
-                       j:j + sw * (w_new - 1) + 1:sw] += dcols[:, :, :, i, j]
+        db += np.einsum("rk->k", dZ_mat, dtype=np.float64)  # column sums
+        cols = _window_matrix(A_pad, kh, kw, sh, sw)
+        rows = np.gcd(len(cols), block)
+        # dW: (kh * kw * c_prev, c_new), summed over the blocks of windows
+        dW += np.matmul(cols.reshape(-1, rows, W_mat.shape[0]).transpose(
+            0, 2, 1), dZ_mat.reshape(-1, rows, c_new)).sum(axis=0)
+        dA_pad = _input_gradient(dZ_mat.reshape(n, h_new, w_new, c_new),
+                                 W_mat, A_pad.shape, kh, kw, sh, sw)
         dA_prev[start:start + n] = dA_pad[:, ph:ph + h_prev, pw:pw + w_prev]
-    return dA_prev, dW.reshape(W.shape), db
+    return (dA_prev, dW.reshape(W.shape),
+            db.astype(dtype).reshape(1, 1, 1, c_new))

@@ -2,7 +2,7 @@
 """Task 3: backward pass of a max or average pooling layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_BYTES = 64 * 2 ** 20  # cap on the temporaries of one batch chunk
+CHUNK_BYTES = 2 ** 19  # input gradient of one batch chunk: stays in cache
 
 
 def _compute_dtype(name, array):
@@ -94,26 +94,35 @@ def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
                      j:j + sw * (w_new - 1) + 1:sw]
 
     dA_prev = np.zeros((m, h_prev, w_prev, c), dtype)
-    if mode == "avg":
-        share = dA.astype(dtype) / (kh * kw)  # (m, h_new, w_new, c)
-        for i in range(kh):
+    overlap = sh < kh or sw < kw  # else each element is in one window at most
+    chunk = max(1, CHUNK_BYTES // (h_prev * w_prev * c * dtype.itemsize))
+    for start in range(0, m, chunk):  # batch chunks that stay in cache
+        A, grad = A_prev[start:start + chunk], dA[start:start + chunk]
+        target = dA_prev[start:start + chunk]
+        if mode == "avg":
+            # The sum is separable, so is its gradient: each window's share
+            # over its kw columns, (n, h_new, w_prev, c), then its kh rows.
+            share = np.zeros((len(A), h_new, w_prev, c), dtype)
             for j in range(kw):
-                target = window(dA_prev, i, j)
-                target += share
-        return dA_prev
-    # Max: per batch chunk, the window maxima, then each offset (i, j) adds dA
-    # where its element equals the maximum of its window.
-    chunk = max(1, CHUNK_BYTES // (4 * h_new * w_new * c * dtype.itemsize))
-    for start in range(0, m, chunk):
-        A = A_prev[start:start + chunk]
-        dA_chunk = dA[start:start + chunk]
-        dA_prev_chunk = dA_prev[start:start + chunk]
-        maxima = window(A, 0, 0).copy()  # (n, h_new, w_new, c)
+                np.add(share[:, :, j:j + sw * (w_new - 1) + 1:sw], grad,
+                       out=share[:, :, j:j + sw * (w_new - 1) + 1:sw])
+            share /= kh * kw
+            for i in range(kh):
+                target[:, i:i + sh * (h_new - 1) + 1:sh] += share
+            continue
+        # Max: the window maxima (n, h_new, w_new, c), then every element
+        # equal to its window's maximum receives the window's gradient.
+        maxima = window(A, 0, 0).astype(dtype)
         for i in range(kh):
             for j in range(kw):
                 np.maximum(maxima, window(A, i, j), out=maxima)
         for i in range(kh):
             for j in range(kw):
-                target = window(dA_prev_chunk, i, j)
-                target += np.where(window(A, i, j) == maxima, dA_chunk, 0)
+                hit = window(A, i, j) == maxima  # (n, h_new, w_new, c) bool
+                if overlap:
+                    window(target, i, j)[...] += np.multiply(hit, grad,
+                                                             dtype=dtype)
+                else:
+                    np.multiply(hit, grad, out=window(target, i, j),
+                                dtype=dtype)
     return dA_prev

@@ -1,6 +1,6 @@
 """Peak memory of tasks 0-3 on a full MNIST-sized batch, beyond the arrays each call returns.
 
-The contract allows "a few hundred MB"; the implementations work in batch chunks of about 64 MiB.
+The contract allows "a few hundred MB"; the implementations work in small batch chunks.
 tracemalloc sees numpy's allocations. The inputs are made before it starts, so what counts is what
 a call allocates: its peak less the nbytes of its outputs. Run with `pytest -s` to see the numbers.
 """

@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Speed and memory of tasks 0-3 against TensorFlow and plain-loop code.
+
+    python benchmarks/layers.py              # speed table (a minute or two)
+    python benchmarks/layers.py --memory     # peak memory, 50,000 images
+    python benchmarks/layers.py --quick      # tiny workloads, a smoke test
+
+Every workload is checked first: TensorFlow's result and the loop
+reference's must agree with ours. Then ours, TensorFlow and the loops run in
+turn, round after round, in this one process, so that a load that comes and
+goes hits all three alike; the table shows medians and their ratios.
+TensorFlow runs with its defaults (oneDNN on, all cores) inside tf.function.
+"""
+import argparse
+import importlib.util
+import math
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import loops  # noqa: E402  (benchmarks/loops.py, the plain-loop reference)
+
+MIB = 2 ** 20
+MEMORY_LIMIT = 512 * MIB
+
+
+def load_task(filename):
+    """Import a task file such as '0-conv_forward.py' from the repo root."""
+    path = ROOT / filename
+    spec = importlib.util.spec_from_file_location(
+        path.stem.replace("-", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+conv_forward = load_task("0-conv_forward.py").conv_forward
+pool_forward = load_task("1-pool_forward.py").pool_forward
+conv_backward = load_task("2-conv_backward.py").conv_backward
+pool_backward = load_task("3-pool_backward.py").pool_backward
+
+
+def identity(Z):
+    """Identity activation: conv_forward returns Z itself."""
+    return Z
+
+
+# Workloads: (kind, A_prev shape, W shape or pooling kernel, padding, stride)
+FULL = [
+    ("conv fwd", (512, 28, 28, 1), (5, 5, 1, 6), "same", (1, 1)),
+    ("conv fwd", (512, 14, 14, 6), (5, 5, 6, 16), "valid", (1, 1)),
+    ("conv fwd", (64, 32, 32, 64), (3, 3, 64, 64), "same", (1, 1)),
+    ("conv bwd", (512, 28, 28, 1), (5, 5, 1, 6), "same", (1, 1)),
+    ("conv bwd", (512, 14, 14, 6), (5, 5, 6, 16), "valid", (1, 1)),
+    ("max fwd", (512, 28, 28, 6), (2, 2), None, (2, 2)),
+    ("avg fwd", (512, 28, 28, 6), (2, 2), None, (2, 2)),
+    ("max bwd", (512, 28, 28, 6), (2, 2), None, (2, 2)),
+    ("avg bwd", (512, 28, 28, 6), (2, 2), None, (2, 2)),
+]
+QUICK = [
+    ("conv fwd", (16, 10, 10, 1), (5, 5, 1, 3), "same", (1, 1)),
+    ("conv fwd", (16, 8, 8, 3), (3, 3, 3, 4), "valid", (1, 1)),
+    ("conv bwd", (16, 10, 10, 1), (5, 5, 1, 3), "same", (1, 1)),
+    ("conv bwd", (16, 8, 8, 3), (3, 3, 3, 4), "valid", (1, 1)),
+    ("max fwd", (16, 8, 8, 2), (2, 2), None, (2, 2)),
+    ("avg fwd", (16, 8, 8, 2), (2, 2), None, (2, 2)),
+    ("max bwd", (16, 8, 8, 2), (2, 2), None, (2, 2)),
+    ("avg bwd", (16, 8, 8, 2), (2, 2), None, (2, 2)),
+]
+
+
+def label(kind, shape, kernel, padding, stride):
+    """A workload as one short line, e.g. 'conv fwd 512x28x28x1 * 5x5x1x6
+    same'."""
+    dims = "x".join(map(str, shape))
+    if kind.startswith("conv"):
+        return "{} {} * {} {}".format(kind, dims, "x".join(map(str, kernel)),
+                                      padding)
+    return "{} {} {}x{}/{}".format(kind, dims, *kernel, stride[0])
+
+
+def tf_padding(padding, shape, kernel, stride):
+    """TensorFlow's padding string equal to the course's rule here."""
+    if padding == "valid":
+        return "VALID"
+    ph, pw = loops.padding_of(padding, shape[1], shape[2], kernel[0],
+                              kernel[1], *stride)
+    if stride != (1, 1) or kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+        raise ValueError("'same' matches TensorFlow's 'SAME' only for odd "
+                         "kernels and stride 1")
+    return "SAME"
+
+
+def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
+    """Three callables (ours, TensorFlow, loops on a slice of the batch)
+    over fresh random inputs, each returning a tuple of numpy arrays."""
+    A = rng.standard_normal(shape).astype(dtype)
+    strides = (1,) + tuple(stride) + (1,)
+    if kind.startswith("conv"):
+        W = rng.standard_normal(kernel).astype(dtype)
+        b = rng.standard_normal((1, 1, 1, kernel[3])).astype(dtype)
+        tf_pad = tf_padding(padding, shape, kernel, stride)
+        A_t, W_t, b_t = tf.constant(A), tf.constant(W), tf.constant(b[0, 0, 0])
+    if kind == "conv fwd":
+        tf_fn = tf.function(lambda A, W, b: tf.nn.bias_add(
+            tf.nn.conv2d(A, W, strides, tf_pad), b))
+        return (lambda: (conv_forward(A, W, b, identity, padding, stride),),
+                lambda: (tf_fn(A_t, W_t, b_t).numpy(),),
+                lambda n: (loops.conv_forward(A[:n], W, b, identity, padding,
+                                              stride),),
+                lambda n: (conv_forward(A[:n], W, b, identity, padding,
+                                        stride),))
+    if kind == "conv bwd":
+        out_shape = conv_forward(A[:1], W, b, identity, padding,
+                                 stride).shape[1:]
+        dZ = rng.standard_normal((shape[0],) + out_shape).astype(dtype)
+        dZ_t = tf.constant(dZ)
+
+        @tf.function
+        def tf_fn(A, W, dZ):
+            """Conv2DBackpropInput, Conv2DBackpropFilter and the bias sum."""
+            dA = tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=tf.shape(A), filter=W, out_backprop=dZ,
+                strides=strides, padding=tf_pad)
+            dW = tf.raw_ops.Conv2DBackpropFilter(
+                input=A, filter_sizes=tf.shape(W), out_backprop=dZ,
+                strides=strides, padding=tf_pad)
+            db = tf.reduce_sum(dZ, axis=(0, 1, 2), keepdims=True)
+            return dA, dW, db
+        return (lambda: conv_backward(dZ, A, W, b, padding, stride),
+                lambda: tuple(t.numpy() for t in tf_fn(A_t, W_t, dZ_t)),
+                lambda n: loops.conv_backward(dZ[:n], A[:n], W, b, padding,
+                                              stride),
+                lambda n: conv_backward(dZ[:n], A[:n], W, b, padding,
+                                        stride))
+    mode = kind[:3]
+    ksize = (1,) + tuple(kernel) + (1,)
+    A_t = tf.constant(A)
+    tf_pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
+    if kind.endswith("fwd"):
+        tf_fn = tf.function(lambda A: tf_pool(A, ksize, strides, "VALID"))
+        return (lambda: (pool_forward(A, kernel, stride, mode),),
+                lambda: (tf_fn(A_t).numpy(),),
+                lambda n: (loops.pool_forward(A[:n], kernel, stride, mode),),
+                lambda n: (pool_forward(A[:n], kernel, stride, mode),))
+    out_t = tf_pool(A_t, ksize, strides, "VALID")
+    dA = rng.standard_normal(out_t.shape).astype(dtype)
+    dA_t = tf.constant(dA)
+    if mode == "max":
+        tf_fn = tf.function(lambda A, out, dA: tf.raw_ops.MaxPoolGrad(
+            orig_input=A, orig_output=out, grad=dA, ksize=ksize,
+            strides=strides, padding="VALID"))
+    else:
+        tf_fn = tf.function(lambda A, out, dA: tf.raw_ops.AvgPoolGrad(
+            orig_input_shape=tf.shape(A), grad=dA, ksize=ksize,
+            strides=strides, padding="VALID"))
+    return (lambda: (pool_backward(dA, A, kernel, stride, mode),),
+            lambda: (tf_fn(A_t, out_t, dA_t).numpy(),),
+            lambda n: (loops.pool_backward(dA[:n], A[:n], kernel, stride,
+                                           mode),),
+            lambda n: (pool_backward(dA[:n], A[:n], kernel, stride, mode),))
+
+
+def check_agree(name, got, want, dtype):
+    """Raise if the arrays of `got` and `want` differ beyond float noise."""
+    tolerance = 1e-9 if dtype == np.float64 else 1e-4
+    for g, w in zip(got, want):
+        scale = max(float(np.abs(w).max()), 1.0)
+        error = float(np.abs(np.asarray(g, np.float64) - w).max()) / scale
+        if g.shape != w.shape or not error <= tolerance:
+            raise SystemExit("{}: results differ (relative error {:.2e}, "
+                             "shapes {} and {})".format(name, error, g.shape,
+                                                        w.shape))
+
+
+def timed(function):
+    """Seconds one call of function() takes."""
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def speed(workloads, repeat, loop_images):
+    """Check, time and print every workload in float64 and float32."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    cases = [(w, dtype) for dtype in (np.float64, np.float32)
+             for w in workloads]
+    rows = []
+    for number, (workload, dtype) in enumerate(cases, 1):
+        name = label(*workload)
+        print("[{:2}/{}] {} {}".format(number, len(cases), name,
+                                       np.dtype(dtype).name),
+              file=sys.stderr, flush=True)
+        ours, theirs, loop, ours_slice = make_workload(tf, *workload, dtype,
+                                                       rng)
+        n = min(loop_images, workload[1][0])
+        check_agree(name + " TensorFlow", ours(), theirs(), dtype)
+        check_agree(name + " loops", ours_slice(n), loop(n), dtype)
+        times = {"ours": [], "tf": [], "loops": []}
+        loop_rounds = max(1, min(repeat, 3))
+        for round_ in range(repeat):  # interleaved: a load hits all alike
+            times["ours"].append(timed(ours))
+            times["tf"].append(timed(theirs))
+            if round_ < loop_rounds:
+                times["loops"].append(timed(lambda: loop(n)))
+        median = {k: statistics.median(v) for k, v in times.items()}
+        median["loops"] *= workload[1][0] / n
+        rows.append((name, np.dtype(dtype).name, median))
+    header = ("{:<40} {:>7} {:>9} {:>9} {:>10} {:>8} {:>10}".format(
+        "workload", "dtype", "ours ms", "TF ms", "loops ms", "ours/TF",
+        "loops/ours"))
+    print("Median of {} interleaved runs; loops timed on the first {} images "
+          "of each batch and scaled to the full batch.".format(
+              repeat, loop_images))
+    print(header)
+    print("-" * len(header))
+    for name, dtype_name, median in rows:
+        print("{:<40} {:>7} {:9.2f} {:9.2f} {:10.1f} {:8.2f} {:10.0f}".format(
+            name, dtype_name, 1e3 * median["ours"], 1e3 * median["tf"],
+            1e3 * median["loops"], median["ours"] / median["tf"],
+            median["loops"] / median["ours"]))
+    ratios = [median["ours"] / median["tf"] for _, _, median in rows]
+    geomean = math.exp(sum(map(math.log, ratios)) / len(ratios))
+    print("-" * len(header))
+    print("geometric mean of ours/TF over {} workloads: {:.2f} "
+          "(worst {:.2f})".format(len(ratios), geomean, max(ratios)))
+
+
+def peak_beyond(function, *args, **kwargs):
+    """(peak bytes allocated during function(*args, **kwargs), that peak
+    less the nbytes of what it returns), traced by tracemalloc."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        outputs = function(*args, **kwargs)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    return peak, peak - sum(output.nbytes for output in outputs)
+
+
+def memory(m):
+    """Print the peak memory of conv_forward and conv_backward on an
+    (m, 28, 28, 1) batch, 3x3x1x2 kernels, 'valid'."""
+    rng = np.random.default_rng(0)
+    print("Peak memory beyond inputs and outputs (tracemalloc), "
+          "A_prev ({}, 28, 28, 1) * W (3, 3, 1, 2) 'valid', limit {} MiB"
+          .format(m, MEMORY_LIMIT // MIB))
+    print("{:<14} {:>7} {:>13} {:>12} {:>14}".format(
+        "function", "dtype", "inputs MiB", "peak MiB", "beyond MiB"))
+    worst = 0
+    for dtype in (np.float64, np.float32):
+        A = rng.standard_normal((m, 28, 28, 1)).astype(dtype)
+        W = rng.standard_normal((3, 3, 1, 2)).astype(dtype)
+        b = rng.standard_normal((1, 1, 1, 2)).astype(dtype)
+        dZ = rng.standard_normal((m, 26, 26, 2)).astype(dtype)
+        for name, call, inputs in [
+                ("conv_forward", lambda: conv_forward(
+                    A, W, b, identity, "valid"), A.nbytes),
+                ("conv_backward", lambda: conv_backward(
+                    dZ, A, W, b, "valid"), A.nbytes + dZ.nbytes)]:
+            peak, beyond = peak_beyond(call)
+            worst = max(worst, beyond)
+            print("{:<14} {:>7} {:13.1f} {:12.1f} {:14.1f}".format(
+                name, np.dtype(dtype).name, inputs / MIB, peak / MIB,
+                beyond / MIB))
+        del A, dZ
+    return worst <= MEMORY_LIMIT
+
+
+def main(argv=None):
+    """Parse the options and print the speed or the memory table."""
+    parser = argparse.ArgumentParser(
+        description="Time tasks 0-3 against TensorFlow (oneDNN on) and "
+        "plain loops, in float64 and float32, or measure their memory.")
+    parser.add_argument("--repeat", type=int, default=7, metavar="N",
+                        help="timed runs per function (default 7)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny workloads, a smoke test of the script")
+    parser.add_argument("--memory", action="store_true",
+                        help="peak memory of conv_forward and conv_backward "
+                        "on a 50,000-image batch (500 with --quick) instead "
+                        "of the speed table")
+    parser.add_argument("--loop-images", type=int, default=8, metavar="N",
+                        help="images the slow loop reference is timed on "
+                        "(default 8)")
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or args.loop_images < 1:
+        parser.error("--repeat and --loop-images must be at least 1")
+    if args.memory:
+        return 0 if memory(500 if args.quick else 50000) else 1
+    speed(QUICK if args.quick else FULL, args.repeat, args.loop_images)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

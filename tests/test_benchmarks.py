@@ -1,0 +1,102 @@
+"""benchmarks/: the plain-loop reference agrees with TensorFlow and the tasks; layers.py runs.
+
+The loop reference is the slow baseline of the speed table, so it is checked here like a task:
+against TensorFlow's ops (tests/reference.py) on small random shapes with strides, non-square
+kernels and every kind of padding, and against the task functions where TensorFlow's tie rule
+differs from the contract's. No timing is asserted anywhere.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reference import (CONV_CASES, POOL_CASES, assert_matches, course_padding, identity,
+                       random_conv_inputs, tf_conv, tf_conv_gradients, tf_pool, tf_pool_gradient)
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import loops  # noqa: E402
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride", CONV_CASES)
+def test_loop_conv_matches_tensorflow(m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride,
+                                      dtype):
+    """Loop conv_forward and conv_backward equal tf.nn.conv2d and its GradientTape gradients."""
+    A_prev, W, b = random_conv_inputs(0, m, h_prev, w_prev, c_prev, kh, kw, c_new, dtype)
+    ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
+    Z = loops.conv_forward(A_prev, W, b, identity, padding, stride)
+    assert_matches(Z, tf_conv(A_prev, W, b, ph, pw, *stride), dtype)
+    dZ = np.random.default_rng(1).standard_normal(Z.shape).astype(dtype)
+    got = loops.conv_backward(dZ, A_prev, W, b, padding, stride)
+    for gradient, ref in zip(got, tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride)):
+        assert_matches(gradient, ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("shape, kernel_shape, stride", POOL_CASES)
+def test_loop_pool_matches_tensorflow(shape, kernel_shape, stride, mode, dtype):
+    """Loop pool_forward and pool_backward equal TensorFlow's pooling and its gradient (no ties)."""
+    rng = np.random.default_rng(2)
+    A_prev = rng.standard_normal(shape).astype(dtype)
+    out = loops.pool_forward(A_prev, kernel_shape, stride, mode)
+    assert_matches(out, tf_pool(A_prev, kernel_shape, stride, mode), dtype)
+    dA = rng.standard_normal(out.shape).astype(dtype)
+    assert_matches(loops.pool_backward(dA, A_prev, kernel_shape, stride, mode),
+                   tf_pool_gradient(dA, A_prev, kernel_shape, stride, mode), dtype)
+
+
+@pytest.mark.parametrize("shape, kernel_shape, stride", POOL_CASES)
+def test_loop_max_pool_ties_match_the_task(pool_backward, shape, kernel_shape, stride):
+    """On inputs full of ties (values 0, 1, 2) the loop max-pool gradient equals task 3's."""
+    rng = np.random.default_rng(3)
+    A_prev = rng.integers(0, 3, shape).astype(np.float64)
+    dA = rng.standard_normal(loops.pool_forward(A_prev, kernel_shape, stride).shape)
+    np.testing.assert_allclose(loops.pool_backward(dA, A_prev, kernel_shape, stride),
+                               pool_backward(dA, A_prev, kernel_shape, stride), rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_loop_layers_match_the_tasks(conv_forward, conv_backward, pool_forward):
+    """On one LeNet-like shape the loops and the tasks agree, forward and backward."""
+    A_prev, W, b = random_conv_inputs(4, 3, 12, 12, 2, 5, 5, 4)
+    Z = conv_forward(A_prev, W, b, identity, "same")
+    np.testing.assert_allclose(loops.conv_forward(A_prev, W, b, identity, "same"), Z, rtol=1e-10)
+    dZ = np.random.default_rng(5).standard_normal(Z.shape)
+    for got, want in zip(loops.conv_backward(dZ, A_prev, W, b, "same"),
+                         conv_backward(dZ, A_prev, W, b, "same")):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(loops.pool_forward(Z, (2, 2), (2, 2), "avg"),
+                               pool_forward(Z, (2, 2), (2, 2), "avg"), rtol=1e-12)
+
+
+def run_layers(*args):
+    """Run benchmarks/layers.py with args as the user would (TensorFlow's defaults, oneDNN on)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "layers.py"), *args],
+                          cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_layers_quick_prints_the_table():
+    """`layers.py --quick --repeat 1` exits 0 and prints the header, a row per workload and
+    dtype, and the geometric mean."""
+    result = run_layers("--quick", "--repeat", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert any(line.split()[:1] == ["workload"] and "ours/TF" in line for line in lines)
+    rows = [line for line in lines if line.startswith(("conv", "max", "avg"))]
+    assert len(rows) == 16
+    assert {row.split()[-6] for row in rows} == {"float32", "float64"}
+    assert any(line.startswith("geometric mean of ours/TF") for line in lines)
+
+
+def test_layers_help():
+    """`layers.py --help` documents the options."""
+    result = run_layers("--help")
+    assert result.returncode == 0
+    for option in ("--repeat", "--quick", "--memory", "--loop-images"):
+        assert option in result.stdout
