@@ -12,7 +12,6 @@ goes hits all three alike; the table shows medians and their ratios.
 TensorFlow runs with its defaults (oneDNN on, all cores) inside tf.function.
 """
 import argparse
-import importlib.util
 import math
 import os
 import statistics
@@ -25,27 +24,17 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(ROOT)]
 import loops  # noqa: E402  (benchmarks/loops.py, the plain-loop reference)
+from lenet.tasks import task_function  # noqa: E402
 
 MIB = 2 ** 20
 MEMORY_LIMIT = 512 * MIB
 
-
-def load_task(filename):
-    """Import a task file such as '0-conv_forward.py' from the repo root."""
-    path = ROOT / filename
-    spec = importlib.util.spec_from_file_location(
-        path.stem.replace("-", "_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-conv_forward = load_task("0-conv_forward.py").conv_forward
-pool_forward = load_task("1-pool_forward.py").pool_forward
-conv_backward = load_task("2-conv_backward.py").conv_backward
-pool_backward = load_task("3-pool_backward.py").pool_backward
+conv_forward = task_function("0-conv_forward.py", "conv_forward")
+pool_forward = task_function("1-pool_forward.py", "pool_forward")
+conv_backward = task_function("2-conv_backward.py", "conv_backward")
+pool_backward = task_function("3-pool_backward.py", "pool_backward")
 
 
 def identity(Z):
