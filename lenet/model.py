@@ -141,6 +141,7 @@ class Adam:
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-7):
+        """Set the hyper-parameters; the moments start empty."""
         self.learning_rate = learning_rate
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -210,6 +211,7 @@ class NumpyLeNet5:
 
     def __init__(self, seed=0, dtype=np.float32, optimizer=None,
                  blas_threads=1):
+        """Draw the He-normal kernels from ``seed``; zero the biases."""
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise ValueError("dtype must be a float type, got {}".format(
