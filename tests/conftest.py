@@ -60,6 +60,16 @@ def pool_backward():
     return load_task("3-pool_backward.py").pool_backward
 
 
+@pytest.fixture(scope="session")
+def batch():
+    """64 real MNIST training images (the embedded default), NHWC float32, and their one-hot
+    labels: the fixed batch of the LeNet-5 tests."""
+    from lenet.data import load_mnist, one_hot
+    from lenet.training import as_images
+    splits = load_mnist(verbose=False)
+    return as_images(splits.X_train[:64]), one_hot(splits.Y_train[:64])
+
+
 def mnist_test_source():
     """Where the official MNIST test set lives: $MNIST_PATH, else ../shared/data/mnist, else None."""
     env = os.environ.get("MNIST_PATH")

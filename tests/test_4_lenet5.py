@@ -58,13 +58,6 @@ def built(lenet5):
     model.session.close()
 
 
-@pytest.fixture(scope="module")
-def batch():
-    """64 real MNIST images (the embedded default) and their one-hot labels."""
-    splits = load_mnist(verbose=False)
-    return as_images(splits.X_train[:64]), one_hot(splits.Y_train[:64])
-
-
 def test_returns_four_graph_objects(built):
     """(y_pred, train_op, loss, acc): a (m, 10) tensor, an operation, two scalar tensors."""
     assert isinstance(built.y_pred, tf.Tensor)

@@ -23,13 +23,6 @@ def model(lenet5):
     return lenet5(K.Input(shape=(28, 28, 1)))
 
 
-@pytest.fixture(scope="module")
-def batch():
-    """64 real MNIST images (the embedded default) and their one-hot labels."""
-    splits = load_mnist(verbose=False)
-    return as_images(splits.X_train[:64]), one_hot(splits.Y_train[:64])
-
-
 def describe(layer):
     """What the contract fixes about one layer, as a tuple."""
     config = layer.get_config()

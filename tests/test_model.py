@@ -12,6 +12,7 @@ import lenet.model
 from conftest import ROOT, load_task
 from lenet.data import load_mnist, one_hot
 from lenet.model import WEIGHT_SHAPES, Adam, NumpyLeNet5
+from reference import assert_distinct_draws, assert_he_normal
 
 LR = 0.001  # Adam's default learning rate, Keras's and ours
 # Adam's first step moves a weight by lr * g / (|g| + C) (from m = 0.1 g, v = 0.001 g^2 and
@@ -207,21 +208,14 @@ def test_gradients_match_finite_differences(tied_model):
 # He-normal initialization
 
 def test_he_normal_statistics():
-    """Every kernel: mean ~ 0 and std ~ sqrt(2 / fan_in) within 5 standard errors of a sample of
-    its size (se of the mean sigma / sqrt(n), of the std at most sigma / sqrt(2 n), the normal
-    case; the truncated normal has lighter tails), truncated at 2 / 0.8796 * sqrt(2 / fan_in);
-    biases zero."""
+    """Every kernel looks like a He-normal draw (tests/reference.py: mean and std within 5
+    standard errors of 0 and sqrt(2 / fan_in), truncation); biases zero."""
     model = NumpyLeNet5(seed=0)
     for index, w in enumerate(model.get_weights()):
         if index % 2:
             assert not w.any()
-            continue
-        fan_in = np.prod(w.shape[:-1])
-        sigma = np.sqrt(2.0 / fan_in)
-        n = w.size
-        assert abs(w.mean()) < 5 * sigma / np.sqrt(n), index
-        assert abs(w.std() - sigma) < 5 * sigma / np.sqrt(2 * n), index
-        assert np.abs(w).max() <= 2 * sigma / 0.87962566103423978 * (1 + 1e-6), index
+        else:
+            assert_he_normal(w, "kernel {}".format(index))
 
 
 def test_he_normal_seeds():
@@ -230,11 +224,7 @@ def test_he_normal_seeds():
     for a, b, c in zip(first.weights[::2], again.weights[::2], other.weights[::2]):
         np.testing.assert_array_equal(a, b)
         assert not np.allclose(a, c)
-    # Leading values in units of each layer's sigma: a shared seed would repeat them.
-    leading = [w.ravel()[:5] / np.sqrt(2.0 / np.prod(w.shape[:-1])) for w in first.weights[::2]]
-    for i in range(len(leading)):
-        for j in range(i):
-            assert not np.allclose(leading[i], leading[j], rtol=1e-3)
+    assert_distinct_draws(first.weights[::2])
 
 
 # Adam
