@@ -23,7 +23,9 @@ def lenet5(x, y):
     scale 2.0 over fan-in, from a truncated normal. The initializers take
     no seed of their own, so ``tf.compat.v1.set_random_seed`` makes a graph
     reproducible while each layer still gets its own draw. Biases start at
-    zero. Variables are named conv1/kernel, conv1/bias, ..., dense3/bias.
+    zero. Variables are named conv1/kernel, conv1/bias, ..., dense3/bias;
+    a second LeNet-5 built in the same graph gets scopes of its own
+    (conv1_1/kernel, ...), so the function can be called twice.
 
     Parameters
     ----------
@@ -41,9 +43,10 @@ def lenet5(x, y):
         acc : scalar tensor, the fraction of correct predictions.
     """
     def layer_variables(name, kernel_shape):
-        """He-normal kernel and zero bias of one layer, in scope ``name``."""
+        """He-normal kernel and zero bias of one layer, in a new scope
+        ``name`` (``name_1``, ... when the graph has one already)."""
         he_normal = tf1.variance_scaling_initializer(scale=2.0)
-        with tf1.variable_scope(name):
+        with tf1.variable_scope(None, default_name=name):
             kernel = tf1.get_variable("kernel", kernel_shape,
                                       initializer=he_normal)
             bias = tf1.get_variable("bias", kernel_shape[-1:],
@@ -61,7 +64,7 @@ def lenet5(x, y):
         return tf.nn.max_pool2d(inputs, ksize=2, strides=2, padding='VALID')
 
     def dense(inputs, name, units):
-        """Fully connected layer without activation: the logits."""
+        """Fully connected layer, before its activation."""
         kernel, bias = layer_variables(name, (int(inputs.shape[-1]), units))
         return tf.matmul(inputs, kernel) + bias
 

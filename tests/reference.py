@@ -287,6 +287,16 @@ def assert_distinct_draws(kernels):
                 f"kernels {i} and {j} start with the same standardized values"
 
 
+def assert_shared_draws(kernels):
+    """Every kernel starts with the same standardized leading values: what one seeded, stateless
+    initializer used for every layer gives (the check assert_distinct_draws refuses)."""
+    leading = [np.ravel(k)[:100] / math.sqrt(2.0 / np.prod(np.shape(k)[:-1])) for k in kernels]
+    for i in range(1, len(leading)):
+        n = min(len(leading[0]), len(leading[i]))
+        assert np.allclose(leading[0][:n], leading[i][:n], rtol=1e-4, atol=1e-4), \
+            f"kernel {i} does not start with kernel 0's standardized values"
+
+
 def assert_adam_steps(gradients, updates, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-7, tiny=1e-5):
     """Two updates of one weight array match Adam with these hyper-parameters.
 

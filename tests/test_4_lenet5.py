@@ -168,3 +168,28 @@ def test_one_epoch_beats_chance_on_the_real_test_set(mnist_test_dir):
     loss, accuracy = model.evaluate(as_images(test.X_test), one_hot(test.Y_test))
     assert len(test.X_test) == 10000
     assert accuracy > 0.85, (loss, accuracy)
+
+
+def test_built_twice_in_one_graph(lenet5, built):
+    """Two LeNet-5s fit in one graph: the second gets scopes of its own (conv1_1/...), the first
+    keeps the names and, with the same graph seed, the initial weights of a graph built alone."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(0)
+        x = tf1.placeholder(tf.float32, (None, 28, 28, 1))
+        y = tf1.placeholder(tf.float32, (None, 10))
+        first = lenet5(x, y)
+        first_weights = tf1.trainable_variables()
+        second = lenet5(x, y)
+        second_weights = tf1.trainable_variables()[len(first_weights):]
+        init = tf1.global_variables_initializer()
+    assert [v.name for v in first_weights] == [v.name for v in built.weights]
+    assert [v.name for v in second_weights] == [
+        v.name.replace("/", "_1/", 1) for v in built.weights]
+    with tf1.Session(graph=graph) as session:
+        session.run(init)
+        alone = built.session.run(built.weights)
+        for a, b in zip(session.run(first_weights), alone):
+            np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(session.run(second_weights[0]), alone[0])
+        session.run([first[1], second[1]], {x: np.zeros((2, 28, 28, 1)), y: np.eye(10)[:2]})
