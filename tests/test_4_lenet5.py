@@ -160,7 +160,7 @@ def test_one_epoch_beats_chance_on_the_real_test_set(mnist_test_dir):
     (10%) on the official 10,000-image MNIST test set."""
     from lenet.tf1 import TF1LeNet5
     from lenet.training import train_epoch
-    train = load_mnist(verbose=False)
+    train = load_mnist("embedded", verbose=False)
     test = load_mnist(mnist_test_dir, verbose=False)
     model = TF1LeNet5(seed=0)
     train_epoch(model, as_images(train.X_train), one_hot(train.Y_train), 32,

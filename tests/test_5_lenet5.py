@@ -147,7 +147,7 @@ def test_probabilities_and_loss_decrease(lenet5, batch):
 def test_one_epoch_beats_chance_on_the_real_test_set(lenet5, mnist_test_dir):
     """One epoch (batch 32) on the 4,000 embedded training images scores well above chance
     (10%) on the official 10,000-image MNIST test set."""
-    train = load_mnist(verbose=False)
+    train = load_mnist("embedded", verbose=False)
     test = load_mnist(mnist_test_dir, verbose=False)
     K.utils.set_random_seed(0)
     net = lenet5(K.Input(shape=(28, 28, 1)))

