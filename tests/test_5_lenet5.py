@@ -157,3 +157,18 @@ def test_one_epoch_beats_chance_on_the_real_test_set(lenet5, mnist_test_dir):
                                   batch_size=1000, verbose=0)
     assert len(test.X_test) == 10000
     assert accuracy > 0.85, (loss, accuracy)
+
+
+def test_keras_wrapper_times_the_epoch_inside_fit(batch):
+    """KerasLeNet5.epoch_seconds is the epoch as Keras times it: positive, and within the wall
+    time of the whole train_epoch call (which adds fit's own set-up)."""
+    import time
+
+    from lenet.keras_lenet import KerasLeNet5
+    model = KerasLeNet5(seed=0)
+    X, Y = batch
+    assert model.epoch_seconds is None
+    start = time.perf_counter()
+    model.train_epoch(X[..., 0], Y, batch_size=16)
+    wall = time.perf_counter() - start
+    assert 0 < model.epoch_seconds <= wall
