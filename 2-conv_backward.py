@@ -5,6 +5,10 @@ import numpy as np
 CHUNK_BYTES = 2 ** 21  # window matrix of one batch chunk: stays in cache
 GEMM_WORK = 2 ** 19  # multiply-adds per GEMM call: OpenBLAS uses one thread
 MANY_CHANNELS = 4  # from this c_prev on, window rows are copied channel-last
+PRODUCT_BYTES = 2 ** 22  # float32 products of one block (NumPy 1.x dW rule)
+# NumPy 1.x casts a float64 scalar to a float32 array's dtype (value-based
+# casting); NumPy 2 (NEP 50) does not. See _dW_float32_products.
+VALUE_BASED_CASTING = int(np.__version__.split(".")[0]) < 2
 
 
 def _compute_dtype(name, array):
@@ -94,6 +98,28 @@ def _window_matrix(A_pad, kh, kw, sh, sw):
         kh * kw * c_prev, -1).T
 
 
+def _dW_float32_products(cols, dZ_mat):
+    """dW (K, c_new) in float64 as sums of float32 products: each product
+    float32(window value * float32(dZ)), added up in float64.
+
+    This is what the straightforward loop answer (dW += A_window *
+    dZ[n, y, x, k]) computes under NumPy 1.x when A_prev is float32 and dZ
+    float64: value-based casting turns the float64 scalar into float32 and
+    multiplies in float32. Products of blocks of windows, PRODUCT_BYTES at a
+    time, keep the memory bounded.
+    """
+    K, c_new = cols.shape[1], dZ_mat.shape[1]
+    dZ32 = dZ_mat.astype(np.float32)
+    dW = np.zeros((K, c_new))
+    step = max(1, PRODUCT_BYTES // (4 * K * c_new))
+    for start in range(0, len(cols), step):
+        a = cols[start:start + step].astype(np.float32, copy=False)
+        # (rows, K, 1) * (rows, 1, c_new) -> (rows, K, c_new) float32
+        products = a[:, :, None] * dZ32[start:start + step, None, :]
+        dW += products.sum(axis=0, dtype=np.float64)
+    return dW
+
+
 def _input_gradient(dZ, W_mat, pad_shape, kh, kw, sh, sw):
     """Gradient with respect to the padded input, (n, h_pad, w_pad, c_prev).
 
@@ -158,6 +184,14 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         output shape, h_new = (h_prev + 2 * ph - kh) // sh + 1, likewise
         w_new. float32 inputs give float32, float64 gives float64, integers
         are computed in float64. The inputs are not modified.
+        One exception keeps NumPy 1.x's published results: under NumPy
+        older than 2, with A_prev float32 and dZ float64, each product
+        A_pad value * float32(dZ value) of dW is rounded to float32 and the
+        products are summed in float64. That is what the loop answer
+        dW += A_window * dZ[n, y, x, k] computes there, since NumPy 1.x's
+        value-based casting multiplies a float32 array by a float64 scalar
+        in float32. NumPy >= 2 multiplies in float64, as this function
+        does in every other case.
 
     Raises
     ------
@@ -171,6 +205,8 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
                            _compute_dtype("A_prev", A_prev),
                            _compute_dtype("W", W))
     _compute_dtype("b", b)
+    float32_products = (VALUE_BASED_CASTING and A_prev.dtype == np.float32
+                        and dZ.dtype == np.float64)
     if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
         raise ValueError("A_prev must have shape (m, h_prev, w_prev, c_prev) "
                          "with h_prev, w_prev, c_prev >= 1, got shape {}"
@@ -212,9 +248,11 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         db += np.einsum("rk->k", dZ_mat, dtype=np.float64)  # column sums
         cols = _window_matrix(A_pad, kh, kw, sh, sw)
         rows = np.gcd(len(cols), block)
-        # dW: (kh * kw * c_prev, c_new), summed over the blocks of windows
-        dW += np.matmul(cols.reshape(-1, rows, W_mat.shape[0]).transpose(
-            0, 2, 1), dZ_mat.reshape(-1, rows, c_new)).sum(axis=0)
+        if float32_products:  # NumPy 1.x's loop answer (see the docstring)
+            dW += _dW_float32_products(cols, dZ_mat)
+        else:  # dW: (kh * kw * c_prev, c_new), summed over blocks of windows
+            dW += np.matmul(cols.reshape(-1, rows, W_mat.shape[0]).transpose(
+                0, 2, 1), dZ_mat.reshape(-1, rows, c_new)).sum(axis=0)
         dA_pad = _input_gradient(dZ_mat.reshape(n, h_new, w_new, c_new),
                                  W_mat, A_pad.shape, kh, kw, sh, sw)
         dA_prev[start:start + n] = dA_pad[:, ph:ph + h_prev, pw:pw + w_prev]

@@ -265,3 +265,75 @@ def test_large_batch_matches_tensorflow(conv_backward):
     dZ, A_prev, W, b = random_inputs(12, 600, 28, 28, 1, 5, 5, 6, "same", (1, 1))
     assert_gradients_match(conv_backward(dZ, A_prev, W, b),
                            tf_conv_gradients(dZ, A_prev, W, b, 2, 2, 1, 1), np.float64)
+
+
+# NumPy 1.x's rule for dW with a float32 A_prev and a float64 dZ (issue 9). The script runs in a
+# fresh interpreter (NumPy 1.26 in $NUMPY1_PYTHON, or this one) and prints, as JSON, the largest
+# differences between conv_backward's dW and two loop answers written here: products rounded to
+# float32 (NumPy 1.x's loop) and exact float64 products (NumPy 2's loop), both summed in float64.
+NUMPY1_SCRIPT = r"""
+import importlib.util, json, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("task2", sys.argv[1])
+task = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(task)
+rng = np.random.default_rng(21)
+A_prev = rng.random((3, 7, 6, 2)).astype(np.float32)   # float32 like the exercise's MNIST
+W = rng.standard_normal((3, 2, 2, 3))                  # float64
+b = rng.standard_normal((1, 1, 1, 3))
+sh, sw, ph, pw = 2, 1, 4, 1                             # the course's 'same' for this shape
+h_new, w_new = (7 + 2 * ph - 3) // sh + 1, (6 + 2 * pw - 2) // sw + 1
+dZ = rng.standard_normal((3, h_new, w_new, 3))          # float64
+dA_prev, dW, db = task.conv_backward(dZ, A_prev, W, b, padding="same", stride=(sh, sw))
+A_pad = np.pad(A_prev, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+loop32, loop64 = np.zeros(W.shape), np.zeros(W.shape)
+for n in range(3):
+    for y in range(h_new):
+        for x in range(w_new):
+            window = A_pad[n, y * sh:y * sh + 3, x * sw:x * sw + 2]   # (3, 2, 2) float32
+            for k in range(3):
+                loop32[..., k] += np.multiply(window, np.float32(dZ[n, y, x, k]), dtype=np.float32)
+                loop64[..., k] += window.astype(np.float64) * dZ[n, y, x, k]
+scale = np.abs(loop64).max()
+print(json.dumps({"numpy": np.__version__, "dtype": str(dW.dtype),
+                  "to_float32_products": float(np.abs(dW - loop32).max() / scale),
+                  "to_float64_products": float(np.abs(dW - loop64).max() / scale),
+                  "between_the_loops": float(np.abs(loop32 - loop64).max() / scale)}))
+"""
+
+
+def run_numpy1_script(python):
+    """Run NUMPY1_SCRIPT on 2-conv_backward.py with `python`; return its JSON result."""
+    import json
+    import subprocess
+    from conftest import ROOT
+    result = subprocess.run([python, "-c", NUMPY1_SCRIPT, str(ROOT / "2-conv_backward.py")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.slow
+def test_float32_A_float64_dZ_under_numpy1_rounds_products_to_float32():
+    """Under NumPy 1.x, dW of a float32 A_prev and a float64 dZ is the float64 sum of products
+    rounded to float32, as the loop answer computes there (the exercise's published dW)."""
+    import os
+    python = os.environ.get("NUMPY1_PYTHON", "")
+    if not python or not os.path.exists(python):
+        pytest.skip("set NUMPY1_PYTHON to an interpreter with NumPy 1.x (e.g. /tmp/np1/bin/python) "
+                    "to check the NumPy 1.x dW rule")
+    found = run_numpy1_script(python)
+    assert found["numpy"].startswith("1."), found
+    assert found["dtype"] == "float64"
+    assert found["between_the_loops"] > 1e-9      # the two rules give different dW here...
+    assert found["to_float32_products"] < 1e-13   # ...and NumPy 1.x follows its loop's
+
+
+@pytest.mark.slow
+def test_float32_A_float64_dZ_under_numpy2_is_exact():
+    """Under NumPy >= 2 the same dW is the exact float64 answer (NEP 50: no value-based casting)."""
+    import sys
+    found = run_numpy1_script(sys.executable)
+    assert not found["numpy"].startswith("1."), found
+    assert found["between_the_loops"] > 1e-9
+    assert found["to_float64_products"] < 1e-13
