@@ -1,9 +1,12 @@
-"""LeNet-5 in NumPy on the task functions, trained with a NumPy Adam.
+"""LeNet-5 in NumPy, trained with a NumPy Adam.
 
-The convolution and pooling layers are the task functions themselves
-(``0-conv_forward.py`` ... ``3-pool_backward.py`` at the repository root),
-imported by file path; this module adds ReLU, the dense layers, softmax
-cross-entropy and Adam. Weights are kept in Keras's order and shapes, so
+The two convolution blocks (conv, ReLU, 2x2/2 max-pool) run through
+``lenet.fused``: the same arithmetic as the task functions
+(``0-conv_forward.py`` ... ``3-pool_backward.py`` at the repository root)
+with TensorFlow's max-pool gradient routing, fused for a training step
+(see that module for how it differs). ``first_layer`` uses task 0 itself.
+This module adds the dense layers, softmax cross-entropy and Adam.
+Weights are kept in Keras's order and shapes, so
 ``NumpyLeNet5.set_weights(keras_model.get_weights())`` and the reverse
 move a model between the two implementations.
 """
@@ -11,6 +14,7 @@ import contextlib
 
 import numpy as np
 
+from lenet.fused import conv_pool_backward, conv_pool_forward
 from lenet.tasks import task_function
 
 # Keras's he_normal draws from a normal truncated at 2 standard deviations;
@@ -26,14 +30,11 @@ WEIGHT_SHAPES = (
     (120, 84), (84,),           # dense2
     (84, 10), (10,),            # dense3, softmax
 )
-POOL = (2, 2)  # kernel and stride of both max-pooling layers
+CONV_PADDING = (2, 0)  # zeros on each side: conv1 'same', conv2 'valid'
 _BLAS = []  # the threadpoolctl controller, made on first use
 
 
 conv_forward = task_function("0-conv_forward.py", "conv_forward")
-pool_forward = task_function("1-pool_forward.py", "pool_forward")
-conv_backward = task_function("2-conv_backward.py", "conv_backward")
-pool_backward = task_function("3-pool_backward.py", "pool_backward")
 
 
 def _blas_threads(threads):
@@ -71,48 +72,6 @@ def _blas_threads(threads):
 def _relu_in_place(Z):
     """ReLU activation for conv_forward, overwriting its fresh Z."""
     return np.maximum(Z, 0, out=Z)
-
-
-def _gradient_mask(A, P):
-    """Where a 2x2/2 max pooling's gradient may pass, TensorFlow's way.
-
-    Task 3 gives every element equal to its window's maximum the full
-    gradient; TensorFlow gives it to the first maximum of the window in
-    row-major order only. After a ReLU the usual tie is a window of
-    zeros, which is harmless: those elements have ReLU derivative 0
-    (TensorFlow's too), so the ReLU mask A > 0 cancels their gradient.
-    But ties of POSITIVE values happen as well, not by coincidence of
-    real numbers but wherever a whole receptive field is constant
-    (MNIST's black background): every output of the convolution there is
-    exactly the bias (or one constant), and once that is positive all
-    four elements of a background window tie, so task 3 alone would send
-    that window four times the gradient TensorFlow sends. The returned
-    mask is the ReLU mask without the later maxima of each window, so
-    that pool_backward's output times this mask is exactly TensorFlow's
-    gradient with respect to the ReLU's input.
-
-    Parameters
-    ----------
-    A : numpy.ndarray, shape (n, h, w, c), h and w even
-        ReLU output, the input of the pooling.
-    P : numpy.ndarray, shape (n, h / 2, w / 2, c)
-        The pooling's output, the window maxima.
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (n, h, w, c)
-        A > 0 and not a tied maximum after the first one of its window.
-    """
-    mask = A > 0
-    # Element (i, j) of every window, in row-major order, each a strided
-    # view shaped like P.
-    offsets = ((0, 0), (0, 1), (1, 0), (1, 1))
-    earlier = A[:, 0::2, 0::2] == P  # a maximum at an earlier offset
-    for i, j in offsets[1:]:
-        is_max = A[:, i::2, j::2] == P
-        mask[:, i::2, j::2] &= ~(is_max & earlier)
-        earlier |= is_max
-    return mask
 
 
 class Adam:
@@ -217,15 +176,20 @@ class NumpyLeNet5:
             raise ValueError("dtype must be a float type, got {}".format(
                 self.dtype))
         rng = np.random.default_rng(seed)
-        self.weights = []
-        for shape in WEIGHT_SHAPES:
-            if len(shape) == 1:
-                self.weights.append(np.zeros(shape, self.dtype))
-            else:
-                fan_in = int(np.prod(shape[:-1]))
+        # All weights live in one array, each a view of its part, so that
+        # an Adam step is a few operations on 61,706 numbers, not 10 x 8
+        # small ones.
+        sizes = [int(np.prod(shape)) for shape in WEIGHT_SHAPES]
+        self._flat = np.zeros(sum(sizes), self.dtype)
+        offsets = np.cumsum([0] + sizes)
+        self.weights = [self._flat[start:stop].reshape(shape)
+                        for start, stop, shape in zip(
+                            offsets[:-1], offsets[1:], WEIGHT_SHAPES)]
+        for w in self.weights:
+            if w.ndim > 1:  # kernels; biases stay zero
+                fan_in = int(np.prod(w.shape[:-1]))
                 std = np.sqrt(2.0 / fan_in) / TRUNCATED_STD
-                self.weights.append(
-                    (std * _truncated_normal(rng, shape)).astype(self.dtype))
+                w[...] = std * _truncated_normal(rng, w.shape)
         self.optimizer = Adam() if optimizer is None else optimizer
         self.blas_threads = blas_threads
         self._cache = None
@@ -288,13 +252,15 @@ class NumpyLeNet5:
                              "(n, 28, 28), got {}".format(X.shape))
         return X.astype(self.dtype, copy=False)
 
-    def _logits(self, X):
+    def _logits(self, X, keep=False):
         """Forward pass to the logits; returns (logits, cache).
 
         Parameters
         ----------
         X : numpy.ndarray, shape (n, 28, 28, 1)
             Images of the model's dtype.
+        keep : bool
+            Keep what backward needs (else the blocks' caches are None).
 
         Returns
         -------
@@ -302,17 +268,16 @@ class NumpyLeNet5:
             logits (n, 10) and the activations backward needs.
         """
         W1, b1, W2, b2, W3, b3, W4, b4, W5, b5 = self.weights
-        A1 = conv_forward(X, W1, b1.reshape(1, 1, 1, -1), _relu_in_place,
-                          "same")                       # (n, 28, 28, 6)
-        P1 = pool_forward(A1, POOL, POOL, "max")        # (n, 14, 14, 6)
-        A2 = conv_forward(P1, W2, b2.reshape(1, 1, 1, -1), _relu_in_place,
-                          "valid")                      # (n, 10, 10, 16)
-        P2 = pool_forward(A2, POOL, POOL, "max")        # (n, 5, 5, 16)
-        F = P2.reshape(len(X), -1)                      # (n, 400), NHWC
-        A3 = _relu_in_place(F @ W3 + b3)                # (n, 120)
-        A4 = _relu_in_place(A3 @ W4 + b4)               # (n, 84)
-        logits = A4 @ W5 + b5                           # (n, 10)
-        return logits, (X, A1, P1, A2, P2, A3, A4)
+        # conv, ReLU, max-pool 2x2/2, twice (lenet.fused)
+        P1, block1 = conv_pool_forward(X, W1, b1, CONV_PADDING[0],
+                                       keep)    # (n, 14, 14, 6)
+        P2, block2 = conv_pool_forward(P1, W2, b2, CONV_PADDING[1],
+                                       keep)    # (n, 5, 5, 16)
+        F = P2.reshape(len(X), -1)              # (n, 400), NHWC
+        A3 = _relu_in_place(F @ W3 + b3)        # (n, 120)
+        A4 = _relu_in_place(A3 @ W4 + b4)       # (n, 84)
+        logits = A4 @ W5 + b5                   # (n, 10)
+        return logits, (block1, block2, F, A3, A4)
 
     def forward(self, X):
         """Class probabilities of a batch; keeps what backward needs.
@@ -327,7 +292,7 @@ class NumpyLeNet5:
         numpy.ndarray, shape (n, 10)
             Softmax probabilities, rows summing to 1.
         """
-        logits, cache = self._logits(self._images(X))
+        logits, cache = self._logits(self._images(X), keep=True)
         log_probs = _log_softmax(logits)
         self._cache = cache + (log_probs,)
         return np.exp(log_probs)
@@ -377,9 +342,9 @@ class NumpyLeNet5:
             Gradients with respect to the weights, same order and shapes
             as ``get_weights()``.
         """
-        X, A1, P1, A2, P2, A3, A4, log_probs = self._last_forward("backward")
+        block1, block2, F, A3, A4, log_probs = self._last_forward("backward")
         W1, b1, W2, b2, W3, b3, W4, b4, W5, b5 = self.weights
-        n = len(X)
+        n = len(F)
         Y = self._labels(Y, log_probs.shape)
         # Softmax and cross-entropy together: dL/dlogits = (p - y) / n.
         dZ5 = (np.exp(log_probs) - Y) / self.dtype.type(n)  # (n, 10)
@@ -387,17 +352,12 @@ class NumpyLeNet5:
         dZ4 = np.multiply(dA4, A4 > 0, out=dA4)
         dA3 = dZ4 @ W4.T                                     # (n, 120)
         dZ3 = np.multiply(dA3, A3 > 0, out=dA3)
-        dP2 = (dZ3 @ W3.T).reshape(P2.shape)                 # (n, 5, 5, 16)
-        dA2 = pool_backward(dP2, A2, POOL, POOL, "max")     # (n, 10, 10, 16)
-        dZ2 = np.multiply(dA2, _gradient_mask(A2, P2), out=dA2)
-        dP1, dW2, db2 = conv_backward(dZ2, P1, W2, b2.reshape(1, 1, 1, -1),
-                                      "valid")               # (n, 14, 14, 6)
-        dA1 = pool_backward(dP1, A1, POOL, POOL, "max")     # (n, 28, 28, 6)
-        dZ1 = np.multiply(dA1, _gradient_mask(A1, P1), out=dA1)
-        _, dW1, db1 = conv_backward(dZ1, X, W1, b1.reshape(1, 1, 1, -1),
-                                    "same")
-        F = P2.reshape(n, -1)
-        return [dW1, db1.reshape(b1.shape), dW2, db2.reshape(b2.shape),
+        dP2 = (dZ3 @ W3.T).reshape(n, 5, 5, 16)
+        # Through the blocks: max-pool to the window's first maximum (as
+        # TensorFlow), ReLU, conv; nothing needs the images' gradient.
+        dP1, dW2, db2 = conv_pool_backward(dP2, block2)  # (n, 14, 14, 6)
+        _, dW1, db1 = conv_pool_backward(dP1, block1, input_gradient=False)
+        return [dW1, db1, dW2, db2,
                 F.T @ dZ3, dZ3.sum(axis=0), A3.T @ dZ4, dZ4.sum(axis=0),
                 A4.T @ dZ5, dZ5.sum(axis=0)]
 
@@ -424,7 +384,9 @@ class NumpyLeNet5:
             Y = np.asarray(Y, self.dtype)
             loss = self.loss(Y)
             accuracy = float(np.mean(probs.argmax(1) == Y.argmax(1)))
-            self.optimizer.step(self.weights, self.backward(Y))
+            gradients = np.concatenate([g.ravel() for g in self.backward(Y)])
+            # One step on all weights at once (views of self._flat).
+            self.optimizer.step([self._flat], [gradients])
         self._cache = None
         return loss, accuracy
 

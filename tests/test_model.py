@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from tensorflow import keras as K
 
-import lenet.model
+import lenet.fused
 from conftest import ROOT, load_task
 from lenet.data import load_mnist, one_hot
 from lenet.model import WEIGHT_SHAPES, Adam, NumpyLeNet5
@@ -168,14 +168,37 @@ def test_gradients_match_tensorflow(tied_model):
 
 
 def test_tie_routing_is_needed(tied_model, monkeypatch):
-    """Without the first-maximum mask (task 3's tie rule times the ReLU mask alone), conv1's
-    bias gradient differs from TensorFlow's on the tied model: the mask is not decoration."""
+    """Without the first-maximum routing (task 3's tie rule: every element equal to the window's
+    maximum gets its gradient), the gradients differ from TensorFlow's where positive maxima tie:
+    the routing is not decoration.
+
+    Ties in the first block do not show it: they lie where the whole receptive field is black
+    background, whose zero pixels add nothing to conv1's kernel gradient, and the model sums the
+    bias gradients from the pooled gradient, before routing. So the test also makes the second
+    block tie: conv2's biases raised by 1 on the tied model, so that its outputs over background
+    (constant there) are positive, and a black image added to the batch, so that conv2 sees
+    background only (the digits leave too little of it). A tied window then counts four times
+    in conv2's kernel gradient and in the gradient sent back to conv1. First, the model with
+    these weights matches TensorFlow; then, with task 3's rule, it does not."""
     model, X, Y = tied_model
-    _, refs = tf_loss_and_gradients(model.get_weights(), X, Y)
-    monkeypatch.setattr(lenet.model, "_gradient_mask", lambda A, P: A > 0)
-    model.forward(X)
-    naive = model.backward(Y)
-    assert np.abs(naive[1] - refs[1]).max() > 1e-3 * np.abs(refs[1]).max()
+    X = np.concatenate([X, np.zeros_like(X[:1])])
+    Y = np.concatenate([Y, Y[:1]])
+    weights = model.get_weights()
+    weights[3] = weights[3] + 1.0
+    model = NumpyLeNet5(seed=3, dtype=np.float64)
+    model.set_weights(weights)
+    _, refs = tf_loss_and_gradients(weights, X, Y)
+
+    def worst_error():
+        """Largest gradient error, relative to each array's largest entry."""
+        model.forward(X)
+        return max(np.abs(got - ref).max() / np.abs(ref).max()
+                   for got, ref in zip(model.backward(Y), refs))
+
+    assert worst_error() < 1e-10
+    monkeypatch.setattr(lenet.fused, "_first_maximum",
+                        lambda planes, M: [plane == M for plane in planes])
+    assert worst_error() > 1e-3
 
 
 def test_gradients_match_finite_differences(tied_model):
