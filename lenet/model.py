@@ -193,6 +193,7 @@ class NumpyLeNet5:
         self.optimizer = Adam() if optimizer is None else optimizer
         self.blas_threads = blas_threads
         self._cache = None
+        self._workspaces = ({}, {})  # of the two conv blocks, see _logits
 
     # Weights
 
@@ -260,7 +261,8 @@ class NumpyLeNet5:
         X : numpy.ndarray, shape (n, 28, 28, 1)
             Images of the model's dtype.
         keep : bool
-            Keep what backward needs (else the blocks' caches are None).
+            For backward: compute in the model's workspaces (the cache
+            refers to them) rather than in fresh arrays.
 
         Returns
         -------
@@ -268,11 +270,13 @@ class NumpyLeNet5:
             logits (n, 10) and the activations backward needs.
         """
         W1, b1, W2, b2, W3, b3, W4, b4, W5, b5 = self.weights
-        # conv, ReLU, max-pool 2x2/2, twice (lenet.fused)
+        # conv, ReLU, max-pool 2x2/2, twice (lenet.fused); training keeps
+        # each block's large arrays from step to step in a workspace
+        first, second = self._workspaces if keep else (None, None)
         P1, block1 = conv_pool_forward(X, W1, b1, CONV_PADDING[0],
-                                       keep)    # (n, 14, 14, 6)
+                                       first)   # (n, 14, 14, 6)
         P2, block2 = conv_pool_forward(P1, W2, b2, CONV_PADDING[1],
-                                       keep)    # (n, 5, 5, 16)
+                                       second)  # (n, 5, 5, 16)
         F = P2.reshape(len(X), -1)              # (n, 400), NHWC
         A3 = _relu_in_place(F @ W3 + b3)        # (n, 120)
         A4 = _relu_in_place(A3 @ W4 + b4)       # (n, 84)
