@@ -122,18 +122,27 @@ class Adam:
         if self.m is None:
             self.m = [np.zeros_like(w) for w in weights]
             self.v = [np.zeros_like(w) for w in weights]
+            self._scratch = [(np.empty_like(w), np.empty_like(w))
+                             for w in weights]
         self.iterations += 1
-        for w, g, m, v in zip(weights, gradients, self.m, self.v):
+        for w, g, m, v, (a, b) in zip(weights, gradients, self.m, self.v,
+                                      self._scratch):
             scalar = w.dtype.type
             t = scalar(self.iterations)
             alpha = (scalar(self.learning_rate)
                      * np.sqrt(scalar(1) - scalar(self.beta_2) ** t)
                      / (scalar(1) - scalar(self.beta_1) ** t))
-            m += (g - m) * scalar(1 - self.beta_1)
-            v += (g * g - v) * scalar(1 - self.beta_2)
-            update = m * alpha
-            update /= np.sqrt(v) + scalar(self.epsilon)
-            w -= update
+            # The formulas above, operation for operation, in two scratch
+            # arrays (fresh temporaries of this size cost page faults).
+            np.subtract(g, m, out=a)
+            m += np.multiply(a, scalar(1 - self.beta_1), out=a)
+            np.multiply(g, g, out=a)
+            a -= v
+            v += np.multiply(a, scalar(1 - self.beta_2), out=a)
+            np.multiply(m, alpha, out=a)
+            np.sqrt(v, out=b)
+            b += scalar(self.epsilon)
+            w -= np.divide(a, b, out=a)
 
 
 class NumpyLeNet5:
@@ -194,6 +203,7 @@ class NumpyLeNet5:
         self.blas_threads = blas_threads
         self._cache = None
         self._workspaces = ({}, {})  # of the two conv blocks, see _logits
+        self._gradients = None  # train_step's gradients, one array
 
     # Weights
 
@@ -388,7 +398,10 @@ class NumpyLeNet5:
             Y = np.asarray(Y, self.dtype)
             loss = self.loss(Y)
             accuracy = float(np.mean(probs.argmax(1) == Y.argmax(1)))
-            gradients = np.concatenate([g.ravel() for g in self.backward(Y)])
+            if self._gradients is None:
+                self._gradients = np.empty_like(self._flat)
+            gradients = np.concatenate([g.ravel() for g in self.backward(Y)],
+                                       out=self._gradients)
             # One step on all weights at once (views of self._flat).
             self.optimizer.step([self._flat], [gradients])
         self._cache = None
