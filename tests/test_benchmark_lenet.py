@@ -1,4 +1,4 @@
-"""benchmarks/lenet.py: it runs and prints its tables; its PyTorch and JAX LeNet-5s are the same
+"""benchmarks/lenet5.py: it runs and prints its tables; its PyTorch and JAX LeNet-5s are the same
 network as the NumPy model (checked when those libraries are installed). No timing is asserted."""
 import importlib.util
 import subprocess
@@ -12,7 +12,7 @@ from lenet.data import load_mnist
 from lenet.model import NumpyLeNet5
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "benchmarks" / "lenet.py"
+SCRIPT = ROOT / "benchmarks" / "lenet5.py"
 spec = importlib.util.spec_from_file_location("benchmark_lenet", SCRIPT)
 benchmark = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(benchmark)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """LeNet-5 training speed: NumPy, TensorFlow 1 graph, Keras, PyTorch, JAX.
 
-    python benchmarks/lenet.py            # both tables (a few minutes)
-    python benchmarks/lenet.py --quick    # few images and epochs, a smoke test
+    python benchmarks/lenet5.py            # both tables (a few minutes)
+    python benchmarks/lenet5.py --quick    # a smoke test: few images, epochs
 
 The same network (tasks 4 and 5: conv 6@5x5 same, max-pool, conv 16@5x5
 valid, max-pool, dense 120, 84, 10; He-normal kernels, Adam, batch 32) is
@@ -20,6 +20,8 @@ is the time Keras measures inside ``fit``; the others' is the whole epoch of
 ``lenet.training.train_epoch`` (shuffled batches, one train_step each).
 PyTorch's kernels are untruncated He-normal draws (its kaiming_normal_),
 JAX's and the others' truncated, as each framework's he_normal does.
+(Not named lenet.py: benchmarks/layers.py puts this folder first on its
+path, where a lenet.py would hide the lenet package.)
 
 Each table also gives every epoch as a multiple of the floor: LeNet-5's
 forward and backward multiply-adds per image (2.26 MFLOP, counted below)
