@@ -78,9 +78,12 @@ def format_task(task, strict=False):
     lines = [head]
     if task["error"]:
         lines.append("      " + task["error"])
+    not_run = [g for g in failing if g["status"] == "not run"]
+    if not_run:
+        lines.append("    not run: {} group{}".format(len(not_run), "" if len(not_run) == 1 else "s"))
+    shown = set()
     for group in failing:
         if group["status"] == "not run":
-            lines.append("    {}: not run".format(group["name"]))
             continue
         lines.append("    {}: {} of {} cases failed".format(group["name"], group["failed"],
                                                             group["cases"]))
@@ -91,7 +94,9 @@ def format_task(task, strict=False):
             lines.append("      largest error: {:.3g} in {} (relative {:.3g})".format(
                 worst["absolute"], worst["output"], worst["relative"]))
         if group.get("hint"):
-            lines.append("      hint: " + group["hint_text"])
+            repeated = group["hint_text"] in shown
+            lines.append("      hint: " + ("as above" if repeated else group["hint_text"]))
+            shown.add(group["hint_text"])
     for note in task["notes"]:
         lines.append("    note{}: {}".format(" (fails with --strict)" if not strict else "", note))
     lines.append("")

@@ -85,7 +85,7 @@ def _grade_group(name, members, run, all_failing, all_passing):
         if hint:
             break
     if hint is None and group["status"] == "fail":
-        key = checks.feature_hint(all_failing, all_passing)
+        key = checks.feature_hint(all_failing, all_passing, case.task)
         hint = (key, None) if key else None
     if hint:
         group["hint"] = hint[0]
@@ -109,8 +109,8 @@ def _notes(task, run, cases, extras):
     for i, case in enumerate(extras, start=n):
         record = run.records[i]
         if record is None:
-            notes.append("{}: not run (stopped before)".format(case.group if case.check != "bad"
-                                                                else "bad input: " + case.label))
+            notes.append("the strict extras were not run (stopped before)")
+            break
         elif case.check == "float32":
             if record["status"] == "error":
                 notes.append("float32 input: raised {}".format(record["error"]))
