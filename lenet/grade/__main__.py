@@ -80,7 +80,8 @@ def format_task(task, strict=False):
         lines.append("      " + task["error"])
     not_run = [g for g in failing if g["status"] == "not run"]
     if not_run:
-        lines.append("    not run: {} group{}".format(len(not_run), "" if len(not_run) == 1 else "s"))
+        plural = "" if len(not_run) == 1 else "s"
+        lines.append("    not run: {} group{}".format(len(not_run), plural))
     shown = set()
     for group in failing:
         if group["status"] == "not run":

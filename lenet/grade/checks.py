@@ -11,12 +11,11 @@ A hint names a known mistake when the student's output equals what that mistake 
 (a "variant": flipped kernel, bias left out, another 'same' padding, stride ignored, ...),
 or when the failures all share one feature of the cases (non-square kernels only, ties only).
 """
-import math
 import os
 
 import numpy as np
 
-from lenet.grade.cases import TASKS, conv_geometry, course_padding, pool_geometry
+from lenet.grade.cases import TASKS, conv_geometry, pool_geometry
 
 TOLERANCE = {"values": 1e-6, "shape": None, "ties": 1e-6, "fd": 1e-5, "float32": 1e-4}
 
@@ -326,13 +325,19 @@ def _shape_hint(case, outputs, reference):
             ph, pw = geo[7], geo[8]
             if got.ndim == 4 and got.shape[1:3] == (geo[1] + 2 * ph, geo[2] + 2 * pw):
                 return "padding_not_removed", None
-            if got.ndim == 4 and ((ph == 0 and got.shape[1] == 0) or (pw == 0 and got.shape[2] == 0)):
+            if got.ndim == 4 and ((ph == 0 and got.shape[1] == 0)
+                                  or (pw == 0 and got.shape[2] == 0)):
                 return "empty_slice", None
         if got.ndim == 4 and got.shape[0] == ref.shape[0] and got.shape[3] == ref.shape[3]:
             dh, dw = got.shape[1] - ref.shape[1], got.shape[2] - ref.shape[2]
             if {abs(dh), abs(dw)} <= {0, 1} and (dh or dw):
                 return "off_by_one", None
     return None
+
+
+def _matches(ph, pw, rule):
+    """The detail of a 'same' padding hint."""
+    return "yours matches ph, pw = {}, {}: {}".format(ph, pw, rule)
 
 
 def _variants(case):
@@ -354,8 +359,7 @@ def _variants(case):
                 yield "activation_missing", None, fwd(act="identity")
             if same:
                 for name, aph, apw in _alternative_same(a):
-                    yield "same_padding", "yours matches ph, pw = {}, {}: {}".format(aph, apw, name), \
-                        fwd(ph=aph, pw=apw)
+                    yield "same_padding", _matches(aph, apw, name), fwd(ph=aph, pw=apw)
                 yield "same_padding", "TensorFlow's 'SAME'", fwd(ph=0, pw=0, tf_padding="SAME")
             if (sh, sw) != (1, 1):
                 full = fwd(sh=1, sw=1)
@@ -370,8 +374,7 @@ def _variants(case):
 
             if same:
                 for name, aph, apw in _alternative_same(a):
-                    yield "same_padding_backward", "yours matches ph, pw = {}, {}: {}".format(aph, apw, name), \
-                        bwd(ph=aph, pw=apw)
+                    yield "same_padding_backward", _matches(aph, apw, name), bwd(ph=aph, pw=apw)
             if (sh, sw) != (1, 1):
                 yield "stride_ignored_backward", None, bwd(sh=1, sw=1)
             if sh != sw:
@@ -389,7 +392,8 @@ def _variants(case):
                 yield "stride_swapped", None, [pool(a["A_prev"], (kh, kw), (sw, sh), a["mode"])]
         else:
             if case.check == "ties":
-                yield "first_max", None, [pool_grad(a["dA"], a["A_prev"], (kh, kw), (sh, sw), "max")]
+                yield "first_max", None, [
+                    pool_grad(a["dA"], a["A_prev"], (kh, kw), (sh, sw), "max")]
             yield "mode_swapped", None, [pool_grad(a["dA"], a["A_prev"], (kh, kw), (sh, sw), other)]
             if (sh, sw) != (1, 1):
                 if case.check == "ties":  # windows at (y, x), every tied maximum
@@ -413,7 +417,10 @@ def overwritten(case):
     dA_prev = np.zeros(a["A_prev"].shape)
     for n, y, x, ch in np.ndindex(m, h_new, w_new, c):
         window = a["A_prev"][n, y * sh:y * sh + kh, x * sw:x * sw + kw, ch]
-        share = window == window.max() if a["mode"] == "max" else np.full(window.shape, 1 / (kh * kw))
+        if a["mode"] == "max":
+            share = window == window.max()
+        else:
+            share = np.full(window.shape, 1 / (kh * kw))
         dA_prev[n, y * sh:y * sh + kh, x * sw:x * sw + kw, ch] = share * a["dA"][n, y, x, ch]
     return dA_prev
 
@@ -450,7 +457,8 @@ def variant_hint(case, outputs, reference):
         name = TASKS[case.task].outputs[k]
         if case.task in (1, 3) and a["mode"] == "avg":
             kh, kw = a["kernel_shape"]
-            return "avg_divisor", "divides by {:g} instead of kh * kw = {}".format(kh * kw / c, kh * kw)
+            return "avg_divisor", "divides by {:g} instead of kh * kw = {}".format(
+                kh * kw / c, kh * kw)
         m = a["A_prev"].shape[0]
         if name in ("dW", "db") and m > 1 and abs(c * m - 1) < 1e-6:
             return "batch_mean", None

@@ -211,7 +211,8 @@ def find_task_files(paths):
         if os.path.isdir(path):
             found = [os.path.join(path, t.file) for t in TASKS.values()
                      if os.path.isfile(os.path.join(path, t.file))]
-            absent = [t.file for t in TASKS.values() if not os.path.isfile(os.path.join(path, t.file))]
+            absent = [t.file for t in TASKS.values()
+                      if not os.path.isfile(os.path.join(path, t.file))]
             files += found
             if absent:
                 missing.append((path, absent))

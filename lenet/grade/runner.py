@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,7 +37,6 @@ class Run:
     stopped_at: int = None  # the call running when the child was stopped or died
     seconds: float = 0.0
     stderr: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def encode_calls(cases):
