@@ -94,6 +94,23 @@ def test_wrong_answer_fails_with_hint(mistake, task_number, hint):
     assert hints(report) <= {hint, None}, hints(report)
 
 
+def test_modified_input_and_list_return_are_notes():
+    """A right answer that zeroes its input after use and returns a list passes, with notes
+    naming both; with strict it fails."""
+    loop = load_function(LOOP_ANSWERS / "1-pool_forward.py", 1)
+
+    def careless(A_prev, kernel_shape, stride=(1, 1), mode="max"):
+        out = loop(A_prev, kernel_shape, stride, mode)
+        A_prev[...] = 0
+        return out.tolist()
+
+    report = grade_function(1, careless)
+    assert report["status"] == "PASS"
+    assert any(note.startswith("modifies its input A_prev") for note in report["notes"])
+    assert "returns a list, not a numpy.ndarray" in report["notes"]
+    assert grade_function(1, careless, strict=True)["status"] == "FAIL"
+
+
 def test_ties_group_uses_the_contract_rule_not_tensorflow():
     """In the ties group, TensorFlow's own gradient (first maximum only) fails and is named;
     the contract's reference differs from it there."""
@@ -187,7 +204,7 @@ def test_cli_our_files_pass_strict():
     assert result.returncode == 0, result.stdout + result.stderr
     for task in TASKS.values():
         assert "PASS  {}  {}".format(task.file, task.function) in result.stdout
-    assert "note" not in result.stdout
+    assert "notes" not in result.stdout
     assert "skipped, no published-output data available" in result.stdout
 
 
@@ -197,7 +214,7 @@ def test_cli_loop_answers_exit_status():
     result = grade(LOOP_ANSWERS)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("PASS  ") == 4
-    assert "note (fails with --strict)" in result.stdout
+    assert "notes (they fail a task only with --strict):" in result.stdout
     strict = grade(LOOP_ANSWERS / "1-pool_forward.py", "--strict")
     assert strict.returncode == 1
     assert "FAIL  tests/loop_answers/1-pool_forward.py" in strict.stdout

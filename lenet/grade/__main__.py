@@ -98,8 +98,9 @@ def format_task(task, strict=False):
             repeated = group["hint_text"] in shown
             lines.append("      hint: " + ("as above" if repeated else group["hint_text"]))
             shown.add(group["hint_text"])
-    for note in task["notes"]:
-        lines.append("    note{}: {}".format(" (fails with --strict)" if not strict else "", note))
+    if task["notes"]:
+        lines.append("    notes{}:".format("" if strict else " (they fail a task only with --strict)"))
+        lines += ["      " + note for note in task["notes"]]
     lines.append("")
     return lines
 
