@@ -288,6 +288,28 @@ def test_cli_time_limit(tmp_path):
 
 
 @pytest.mark.slow
+def test_cli_hangs_at_import_and_in_a_strict_extra(tmp_path):
+    """A file that never finishes importing fails with that said; a right answer that hangs on
+    a bad stride passes, the hang reported as a note (all its numerical cases ran)."""
+    (tmp_path / "1-pool_forward.py").write_text("while True:\n    pass\n")
+    (tmp_path / "3-pool_backward.py").write_text(
+        (LOOP_ANSWERS / "3-pool_backward.py").read_text()
+        + "\n\n_right = pool_backward\n\n\n"
+        "def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):\n"
+        "    while stride[0] == 0:\n"
+        "        pass\n"
+        "    return _right(dA, A_prev, kernel_shape, stride, mode)\n")
+    result = grade(tmp_path, "--timeout", "3", "--json", timeout=120)
+    assert result.returncode == 1
+    pool_forward, pool_backward = json.loads(result.stdout)["tasks"]
+    assert pool_forward["status"] == "FAIL"
+    assert pool_forward["error"] == "stopped at the time limit (3 s) while importing the file"
+    assert pool_backward["status"] == "PASS" and pool_backward["error"] is None
+    assert pool_backward["notes"][0].startswith(
+        "stopped at the time limit (3 s) while running bad input stride (0, 2)")
+
+
+@pytest.mark.slow
 def test_cli_import_error():
     """A file that does not import is reported with its error and line."""
     result = grade(WRONG / "import_error" / "2-conv_backward.py")

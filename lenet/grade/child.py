@@ -79,10 +79,16 @@ def run_call(function, args, n_outputs, folder=None):
         record, outputs = _check_result(result, n_outputs)
     record["seconds"] = time.perf_counter() - start
     record["modified"] = [i for i, (a, s) in enumerate(zip(args, saved))
-                          if s is not None and not (isinstance(a, np.ndarray)
-                                                    and a.shape == s.shape
-                                                    and np.array_equal(a, s, equal_nan=True))]
+                          if s is not None and not _unchanged(a, s)]
     return record, outputs
+
+
+def _unchanged(array, saved):
+    """Whether an argument still equals its saved copy (same shape, dtype and values)."""
+    import numpy as np
+    return (isinstance(array, np.ndarray) and array.shape == saved.shape
+            and array.dtype == saved.dtype
+            and np.array_equal(array, saved, equal_nan=saved.dtype.kind in "fc"))
 
 
 def _check_result(result, n_outputs):

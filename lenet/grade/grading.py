@@ -109,8 +109,10 @@ def _notes(task, run, cases, extras):
     for i, case in enumerate(extras, start=n):
         record = run.records[i]
         if record is None:
-            notes.append("the strict extras were not run (stopped before)")
-            break
+            if i != run.stopped_at:  # the call that hung has a note of its own
+                notes.append("the remaining strict extras were not run")
+                break
+            continue
         elif case.check == "float32":
             if record["status"] == "error":
                 notes.append("float32 input: raised {}".format(record["error"]))
@@ -146,6 +148,11 @@ def grade_run(task, path, run, strict=False, timeout=None):
         where = " ({})".format(run.import_where) if run.import_where else ""
         report.update(status="FAIL", error="does not import: " + run.import_error + where)
         return report
+    if not run.imported:  # stopped, or died, while importing
+        how = ("stopped at the time limit ({:g} s)".format(timeout) if run.timed_out
+               else "the process " + (run.died or "ended"))
+        report.update(status="FAIL", error=how + " while importing the file")
+        return report
     members, failing, passing = [], [], []
     for i, case in enumerate(cases):
         record, ref, problems = run.records[i], None, []
@@ -167,6 +174,7 @@ def grade_run(task, path, run, strict=False, timeout=None):
     if published_outputs(task.number) is None:
         report["groups"].append({"name": PUBLISHED, "status": "skipped", "cases": 0,
                                  "failed": 0, "note": "no published-output data available"})
+    notes = []
     if run.timed_out or run.died:
         how = ("stopped at the time limit ({:g} s)".format(timeout) if run.timed_out
                else "the process " + run.died)
@@ -176,10 +184,13 @@ def grade_run(task, path, run, strict=False, timeout=None):
                 case.group if case.check != "bad" else "bad input " + case.label, describe(case))
         if run.died and run.stderr.strip():
             how += "; stderr: " + run.stderr.strip().splitlines()[-1]
-        report["error"] = how
+        if run.stopped_at is not None and run.stopped_at >= len(cases):
+            notes.append(how)  # every numerical case ran: a strict extra hung
+        else:
+            report["error"] = how
     if any(g["status"] in ("fail", "not run") for g in report["groups"]):
         report["status"] = "FAIL"
-    report["notes"] = _notes(task, run, cases, extras)
+    report["notes"] = notes + _notes(task, run, cases, extras)
     if strict and report["notes"]:
         report["status"] = "FAIL"
     return report

@@ -30,6 +30,7 @@ class Run:
     """What came back from running a task file's calls."""
     records: list  # one per call: the child's record, or None when the call never ran
     outputs: list  # one per call: the returned arrays (empty when none)
+    imported: bool = False
     import_error: str = None
     import_where: str = None
     timed_out: bool = False
@@ -127,6 +128,8 @@ def _collect(workdir, n_calls, returncode, timed_out, seconds, err_path):
         if kind == "import_error":
             run.import_error, run.import_where = event["error"], event.get("where")
             finished = True
+        elif kind == "imported":
+            run.imported = True
         elif kind == "start":
             running = event["call"]
         elif kind == "done":
@@ -151,7 +154,7 @@ def run_in_process(function, task, cases):
     """Run the cases' calls on `function` here (tests and our own files); same Run."""
     from lenet.grade.child import decode_args, run_call
     calls, arrays = encode_calls(cases)
-    run = Run([], [])
+    run = Run([], [], imported=True)
     start = time.perf_counter()
     for call in calls:
         record, outputs = run_call(function, decode_args(call["args"], arrays),
