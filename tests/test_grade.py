@@ -100,6 +100,7 @@ def test_modified_input_and_list_return_are_notes():
     loop = load_function(LOOP_ANSWERS / "1-pool_forward.py", 1)
 
     def careless(A_prev, kernel_shape, stride=(1, 1), mode="max"):
+        """The loop answer, then the input zeroed and the output as a list."""
         out = loop(A_prev, kernel_shape, stride, mode)
         A_prev[...] = 0
         return out.tolist()
@@ -158,6 +159,7 @@ def test_feature_hint_needs_passing_cases_without_the_feature():
     """'fails only when kh != kw' needs the failures to be exactly non-square kernels and
     square kernels to pass; a failure everywhere names no feature."""
     def case(features):
+        """A case with only these features."""
         return Case(0, "g", {}, features=frozenset(features))
     square, wide = case({"several images"}), case({"kh != kw"})
     assert checks.feature_hint([wide], [square]) == "kh_for_kw"

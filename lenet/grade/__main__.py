@@ -99,7 +99,8 @@ def format_task(task, strict=False):
             lines.append("      hint: " + ("as above" if repeated else group["hint_text"]))
             shown.add(group["hint_text"])
     if task["notes"]:
-        lines.append("    notes{}:".format("" if strict else " (they fail a task only with --strict)"))
+        aside = "" if strict else " (they fail a task only with --strict)"
+        lines.append("    notes{}:".format(aside))
         lines += ["      " + note for note in task["notes"]]
     lines.append("")
     return lines

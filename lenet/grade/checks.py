@@ -351,6 +351,7 @@ def _variants(case):
 
             def fwd(A=a["A_prev"], W=a["W"], b=a["b"], ph=ph, pw=pw, sh=sh, sw=sw, act=act,
                     tf_padding="VALID"):
+                """The forward output with some arguments changed."""
                 return [_activate(conv_z(A, W, b, ph, pw, sh, sw, tf_padding), act)]
 
             yield "kernel_flipped", None, fwd(W=a["W"][::-1, ::-1])
@@ -370,6 +371,7 @@ def _variants(case):
                 yield "stride_swapped", None, fwd(sh=sw, sw=sh)
         else:
             def bwd(ph=ph, pw=pw, sh=sh, sw=sw):
+                """The gradients with the padding or the stride changed."""
                 return conv_grads(a["dZ"], a["A_prev"], a["W"], a["b"], ph, pw, sh, sw)
 
             if same:

@@ -132,6 +132,7 @@ def main(workdir):
     log = open(os.path.join(workdir, "results.jsonl"), "a", buffering=1)
 
     def emit(**event):
+        """Append one event to results.jsonl at once (a killed child leaves what it wrote)."""
         log.write(json.dumps(event) + "\n")
         log.flush()
 
