@@ -200,14 +200,40 @@ def folder_with(tmp_path, name, wrong, neighbour):
 
 
 @pytest.mark.slow
-def test_cli_our_files_pass_strict():
-    """Our task files: four PASS lines, exit status 0 with --strict."""
-    result = grade(".", "--strict")
+def test_cli_our_files_pass_strict(mnist_test_dir):
+    """Our task files: four PASS lines, exit status 0 with --strict, the exercise's own
+    examples included (the official full set as --data)."""
+    result = grade(".", "--strict", "--data", mnist_test_dir, "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    for task in TASKS.values():
-        assert "PASS  {}  {}".format(task.file, task.function) in result.stdout
-    assert "notes" not in result.stdout
-    assert "skipped, no published-output data available" in result.stdout
+    report = json.loads(result.stdout)
+    assert [t["status"] for t in report["tasks"]] == ["PASS"] * 4
+    assert not any(t["notes"] for t in report["tasks"])
+    published = [g for t in report["tasks"] for g in t["groups"]
+                 if g["name"].startswith("published outputs")]
+    assert [(g["status"], g["cases"]) for g in published] == [("pass", 1)] * 2
+
+
+@pytest.mark.slow
+def test_cli_without_the_full_set_skips_the_published_examples():
+    """With only the embedded images, the exercise's own examples are skipped, and said so."""
+    result = grade(".", "--data", "embedded")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "skipped, the full classic MNIST was not found" in result.stdout
+
+
+@pytest.mark.slow
+def test_published_example_catches_first_max_on_mnist(mnist_test_dir):
+    """The exercise's task 3 example on real MNIST (flat background: ties everywhere) fails an
+    answer that routes a tied window's gradient to its first maximum only, with the line."""
+    function = load_function(WRONG / "first_max" / TASKS[3].file, 3)
+    report = grade_function(3, function, source=str(mnist_test_dir))
+    group = next(g for g in report["groups"] if g["name"].startswith("published outputs"))
+    assert group["status"] == "fail"
+    assert group["problem"].startswith("printed output differs from the published one, line ")
+    ours = load_function(ROOT / TASKS[3].file, 3)
+    report = grade_function(3, ours, source=str(mnist_test_dir))
+    group = next(g for g in report["groups"] if g["name"].startswith("published outputs"))
+    assert group["status"] == "pass"
 
 
 @pytest.mark.slow
@@ -271,7 +297,7 @@ def test_cli_json_structure():
         assert group["largest_error"]["output"] == "output"
         assert group["largest_error"]["absolute"] > 0
         assert group["hint"] == "missing_bias" and "bias" in group["hint_text"]
-    assert task["groups"][-1]["status"] == "skipped"
+    assert task["groups"][-1]["status"] == "fail"  # tasks 0 and 1 have no published example
 
 
 @pytest.mark.slow

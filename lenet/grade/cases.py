@@ -4,7 +4,9 @@ Every case is small (a loop-style answer runs a whole task in about a second) an
 from a fixed seed, so two runs grade the same calls. A case is checked one of four ways:
 ``shape`` (output shapes only), ``values`` (against TensorFlow in float64), ``ties``
 (max-pool gradient with tied maxima, against the contract's mask formula) or ``fd``
-(against central finite differences). The strict extras are calls of kind ``float32``
+(against central finite differences); and, when the full classic MNIST is found, the
+exercise's own examples of tasks 2 and 3 are checked against their published printed output
+(``published``). The strict extras are calls of kind ``float32``
 (float32 in must give float32 out) and ``bad`` (must raise ValueError or TypeError).
 """
 import math
@@ -196,6 +198,30 @@ POOL_FD = ("finite differences", [
     ((2, 5, 6, 1), (3, 2), (2, 2))])
 
 PUBLISHED = "published outputs of the exercise (classic MNIST.npz)"
+
+
+def published_cases(task, X_train):
+    """The exercise's own example of task 2 or 3 (its N-main.py), on the classic X_train:
+    seed 0, the same draws, the same call. Checked against the published printed output
+    (lenet/published/N-main.txt). Tasks 0 and 1 publish only a shape, which the "output
+    shapes" group covers, so they get none (a loop answer on 50,000 images would also take
+    minutes)."""
+    if task not in (2, 3):
+        return []
+    np.random.seed(0)
+    _, h, w = X_train.shape
+    X = X_train[:10].reshape((-1, h, w, 1))
+    if task == 2:
+        W = np.random.randn(3, 3, 1, 2)
+        b = np.random.randn(1, 1, 1, 2)
+        dZ = np.random.randn(10, h - 2, w - 2, 2)
+        args = {"dZ": dZ, "A_prev": X, "W": W, "b": b, "padding": "valid", "stride": (1, 1)}
+    else:
+        A_prev = np.concatenate((X, 1 - X), axis=3)
+        dA = np.random.randn(10, h // 3, w // 3, 2)
+        args = {"dA": dA, "A_prev": A_prev, "kernel_shape": (3, 3), "stride": (3, 3),
+                "mode": "max"}
+    return [Case(task, PUBLISHED, args, "published")]
 
 
 def _rng(task, group_index, case_index):
