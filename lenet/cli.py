@@ -140,6 +140,13 @@ def first_layer_maps(weights, images):
     return model.first_layer(images)
 
 
+def close_progress_bars():
+    """Close the bars that an interrupted epoch left open, ending their
+    lines, so that what is printed next starts on a line of its own."""
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 def output_folder(parser, args):
     """The run's output folder, checked before any data is loaded.
 
@@ -177,11 +184,12 @@ def main(argv=None):
     try:
         return run(parser, args, output)
     except KeyboardInterrupt:
-        print("\n{}: interrupted before any implementation finished; "
-              "nothing saved".format(parser.prog), file=sys.stderr)
-        return INTERRUPTED
+        pass  # said below, once the progress bar has closed
     finally:
         output.remove_if_empty()
+    print("{}: interrupted before any implementation finished; nothing "
+          "saved".format(parser.prog), file=sys.stderr)
+    return INTERRUPTED
 
 
 def run(parser, args, output):
@@ -213,10 +221,10 @@ def run(parser, args, output):
                 "train_accuracy": float(train_accuracy),
                 "test_accuracy": float(test_accuracy)}
     except KeyboardInterrupt:
+        close_progress_bars()
         if not results:
             raise
         interrupted = True
-        print(file=sys.stderr)  # end the progress bar's line
 
     histories = {impl: histories[impl] for impl in results}
     weights = {impl: weights[impl] for impl in results}
