@@ -61,15 +61,16 @@ def add_training_options(parser, epochs):
 def parse_demo_args(description, argv=None):
     """Parse the demos' command line: --data PATH, --out DIR, --show.
 
-    ``--out`` is checked (``check_output``) before the demo does any work.
+    ``--out`` is checked (``check_output_folders``) before the demo does
+    any work.
     """
     parser = demo_parser(description)
     args = parser.parse_args(argv)
-    check_output(parser, args)
+    check_output_folders(parser, args)
     return args
 
 
-def check_output(parser, args, checkpoint=None):
+def check_output_folders(parser, args, checkpoint=None):
     """Check the demo's output locations before any work, or exit with 2.
 
     ``args.out`` (and the folder of ``checkpoint``, task 4's ``--save``)
