@@ -142,9 +142,16 @@ def first_layer_maps(weights, images):
 
 def close_progress_bars():
     """Close the bars that an interrupted epoch left open, ending their
-    lines, so that what is printed next starts on a line of its own."""
-    for bar in list(getattr(tqdm, "_instances", ())):
+    lines, so that what is printed next starts on a line of its own.
+
+    A bar interrupted while being created is not registered but may have
+    drawn itself: with no bar to close, a newline ends its line.
+    """
+    bars = list(getattr(tqdm, "_instances", ()))
+    for bar in bars:
         bar.close()
+    if not bars:
+        print(file=sys.stderr)
 
 
 def output_folder(parser, args):
@@ -184,7 +191,7 @@ def main(argv=None):
     try:
         return run(parser, args, output)
     except KeyboardInterrupt:
-        pass  # said below, once the progress bar has closed
+        close_progress_bars()
     finally:
         output.remove_if_empty()
     print("{}: interrupted before any implementation finished; nothing "
