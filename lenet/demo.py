@@ -42,10 +42,10 @@ def demo_parser(description, training=False):
 def add_training_options(parser, epochs):
     """Add --epochs (default ``epochs``), --batch-size, --seed, --eval-data."""
     parser.add_argument("--epochs", type=non_negative, default=epochs,
-                        help="epochs to train, 0 or more (default: "
+                        help="epochs to train, 0 to 2**63 - 1 (default: "
                         "%(default)s)")
     parser.add_argument("--batch-size", type=positive, default=32,
-                        help="images per step, 1 or more (default: "
+                        help="images per step, 1 to 2**63 - 1 (default: "
                         "%(default)s)")
     parser.add_argument("--seed", type=seed, default=0,
                         help="seed of the initial weights (those task 5 "
