@@ -144,13 +144,14 @@ def close_progress_bars():
     """Close the bars that an interrupted epoch left open, ending their
     lines, so that what is printed next starts on a line of its own.
 
-    A bar interrupted while being created is not registered but may have
-    drawn itself: with no bar to close, a newline ends its line.
+    A bar interrupted while being created has drawn itself but not yet set
+    ``last_print_t``, and its ``close`` then ends nothing: a newline does.
     """
     bars = list(getattr(tqdm, "_instances", ()))
+    cut_short = any(not hasattr(bar, "last_print_t") for bar in bars)
     for bar in bars:
         bar.close()
-    if not bars:
+    if cut_short:
         print(file=sys.stderr)
 
 
