@@ -1,14 +1,24 @@
-"""Shared by the task demos tests/N-main.py: arguments, data, plots, checks."""
+"""Shared by the task demos tests/N-main.py: arguments, data, plots, checks.
+
+The arguments (and the main job's, which uses the same training options)
+are checked before any work: numbers within their ranges, a data source
+that loads, an output folder shown writable by a probe file. Each failure
+is a usage error: argparse's usage line, one error line, exit code 2.
+"""
 import argparse
+import atexit
 import os
 from typing import NamedTuple
 
 import numpy as np
 
 from lenet.data import load_mnist, nonempty_split, one_hot
+from lenet.output import one_line, writable_folder, write_atomically
 from lenet.training import as_images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed refuses larger seeds
+MAX_INT64 = 2**63 - 1  # Keras fails on a batch size beyond int64
 
 
 def demo_parser(description, training=False):
@@ -32,13 +42,15 @@ def demo_parser(description, training=False):
 def add_training_options(parser, epochs):
     """Add --epochs (default ``epochs``), --batch-size, --seed, --eval-data."""
     parser.add_argument("--epochs", type=non_negative, default=epochs,
-                        help="epochs to train (default: %(default)s)")
+                        help="epochs to train, 0 to 2**63 - 1 (default: "
+                        "%(default)s)")
     parser.add_argument("--batch-size", type=positive, default=32,
-                        help="images per step (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0,
+                        help="images per step, 1 to 2**63 - 1 (default: "
+                        "%(default)s)")
+    parser.add_argument("--seed", type=seed, default=0,
                         help="seed of the initial weights (those task 5 "
-                        "does not fix itself) and of the shuffling "
-                        "(default: %(default)s)")
+                        "does not fix itself) and of the shuffling, 0 to "
+                        "2**32 - 1 (default: %(default)s)")
     parser.add_argument("--eval-data", metavar="PATH",
                         help="score on the test split of this MNIST source, "
                         "e.g. a folder holding only the official t10k "
@@ -46,30 +58,62 @@ def add_training_options(parser, epochs):
                         "training data)")
 
 
-def parse_demo_args(description):
-    """Parse the demos' command line: --data PATH, --out DIR, --show."""
-    return demo_parser(description).parse_args()
+def parse_demo_args(description, argv=None):
+    """Parse the demos' command line: --data PATH, --out DIR, --show.
+
+    ``--out`` is checked (``check_output_folders``) before the demo does
+    any work.
+    """
+    parser = demo_parser(description)
+    args = parser.parse_args(argv)
+    check_output_folders(parser, args)
+    return args
+
+
+def check_output_folders(parser, args, checkpoint=None):
+    """Check the demo's output locations before any work, or exit with 2.
+
+    ``args.out`` (and the folder of ``checkpoint``, task 4's ``--save``)
+    is created if needed and shown writable by writing and removing a probe
+    file. A folder made here is removed at exit if the demo left it empty.
+    """
+    checks = [("--out", args.out)]
+    if checkpoint is not None:
+        checks.append(("--save", os.path.dirname(os.path.abspath(
+            checkpoint))))
+    for option, folder in checks:
+        try:
+            output = writable_folder(folder)
+        except ValueError as error:
+            parser.error("{} {}".format(option, error))
+        atexit.register(output.remove_if_empty)
 
 
 def positive(text):
-    """argparse type: an int >= 1."""
-    return _bounded_int(text, 1)
+    """argparse type: an int from 1 to 2**63 - 1."""
+    return _bounded_int(text, 1, MAX_INT64)
 
 
 def non_negative(text):
-    """argparse type: an int >= 0."""
-    return _bounded_int(text, 0)
+    """argparse type: an int from 0 to 2**63 - 1."""
+    return _bounded_int(text, 0, MAX_INT64)
 
 
-def _bounded_int(text, low):
-    """``text`` as an int >= low, else argparse's clear error."""
+def seed(text):
+    """argparse type: a seed, an int from 0 to 2**32 - 1 (as Keras takes)."""
+    return _bounded_int(text, 0, MAX_SEED, "2**32 - 1")
+
+
+def _bounded_int(text, low, high, high_text="2**63 - 1"):
+    """``text`` as an int from ``low`` to ``high``, else argparse's error."""
     try:
         value = int(text)
     except ValueError:
         value = None
-    if value is None or value < low:
+    if value is None or not low <= value <= high:
         raise argparse.ArgumentTypeError(
-            "expected an integer >= {}, got {!r}".format(low, text))
+            "expected an integer from {} to {}, got {!r}".format(
+                low, high_text, text))
     return value
 
 
@@ -97,7 +141,7 @@ def training_data(parser, args):
         tests = splits if args.eval_data is None else load_mnist(
             args.eval_data)
     except (OSError, ValueError) as error:
-        parser.error(str(error))
+        parser.error(one_line(error))
     if not len(splits.X_train):
         parser.error("MNIST from {} has no training images".format(
             splits.source))
@@ -136,14 +180,19 @@ def save_predictions(plt, images, probabilities, labels, out, name, show):
     save_figure(plt, fig, out, name, show)
 
 
-def demo_images(data, count=None):
+def demo_images(data, count=None, parser=None):
     """Images (n, 28, 28) and labels of the first non-empty MNIST split.
 
     The demos want training images, but a folder holding only the official
     test set has none: then the validation or test split is used. Prints
-    which split, and keeps the first ``count`` images when given.
+    which split, and keeps the first ``count`` images when given. A source
+    that does not load (missing, corrupt, empty) is a usage error of
+    ``parser`` (default: the demos' own command line): exit code 2.
     """
-    split, images, labels = nonempty_split(load_mnist(data))
+    try:
+        split, images, labels = nonempty_split(load_mnist(data))
+    except (OSError, ValueError) as error:
+        (parser or demo_parser(None)).error(one_line(error))
     if count is None:
         print("using the {} split: {} images".format(split, len(images)))
         return images, labels
@@ -176,7 +225,8 @@ def save_figure(plt, fig, out, name, show):
     fig.tight_layout()
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, name)
-    fig.savefig(path)
+    write_atomically(path, lambda stream: fig.savefig(
+        stream, format=os.path.splitext(name)[1][1:] or "png"))
     print("saved  {}".format(path))
     if show:
         plt.show()

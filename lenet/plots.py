@@ -1,13 +1,17 @@
 """The main job's pictures: learning curves and first-layer filters.
 
 Matplotlib draws on the file-only Agg backend: the job runs on machines
-without a screen and only writes PNG files.
+without a screen and only writes PNG files. Each file is written to a
+temporary name and renamed into place: a failed write (a full disk, Ctrl-C)
+leaves the previous picture, never a truncated one.
 """
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from lenet.output import write_atomically  # noqa: E402
 
 COLORS = {"numpy": "tab:blue", "tf1": "tab:orange", "keras": "tab:green"}
 
@@ -43,8 +47,7 @@ def plot_curves(histories, path):
         axis.legend(fontsize=8)
         axis.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def plot_filters(kernel, images, feature_maps, labels, path):
@@ -83,5 +86,13 @@ def plot_filters(kernel, images, feature_maps, labels, path):
         axis.axis("off")
     fig.suptitle("first layer: filters (red < 0 < blue) and feature maps")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_png(fig, path)
+
+
+def save_png(fig, path):
+    """Write ``fig`` as a PNG to ``path`` atomically, then close it."""
+    try:
+        write_atomically(path, lambda stream: fig.savefig(
+            stream, format="png", dpi=100))
+    finally:
+        plt.close(fig)

@@ -16,8 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from lenet.demo import (demo_parser, epoch_line, pyplot,
-                        save_predictions, training_data)  # noqa: E402
+from lenet.demo import (check_output_folders, demo_parser, epoch_line,
+                        pyplot, save_predictions,
+                        training_data)  # noqa: E402
 from lenet.tf1 import TF1LeNet5  # noqa: E402
 from lenet.training import train_epoch  # noqa: E402
 
@@ -32,6 +33,7 @@ def main():
                         help="start from this checkpoint prefix instead of "
                         "fresh He-normal weights")
     args = parser.parse_args()
+    check_output_folders(parser, args, checkpoint=args.save)
     data = training_data(parser, args)
 
     model = TF1LeNet5(seed=args.seed)

@@ -15,8 +15,8 @@ if ROOT not in sys.path:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tensorflow import keras as K  # noqa: E402
 
-from lenet.demo import (demo_parser, pyplot, save_predictions,
-                        training_data)  # noqa: E402
+from lenet.demo import (check_output_folders, demo_parser, pyplot,
+                        save_predictions, training_data)  # noqa: E402
 
 lenet5 = __import__('5-lenet5').lenet5
 
@@ -25,6 +25,7 @@ def main():
     """Build, train with validation, test and predict."""
     parser = demo_parser(__doc__.splitlines()[0], training=True)
     args = parser.parse_args()
+    check_output_folders(parser, args)
     data = training_data(parser, args)
 
     K.utils.set_random_seed(args.seed)
