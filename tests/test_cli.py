@@ -39,7 +39,8 @@ def job(tmp_path_factory, mnist_test_dir):
     """One epoch of all three implementations on the embedded data, scored on the official
     test set: the finished process and its output folder."""
     out = tmp_path_factory.mktemp("job") / "run"
-    result = run_job("--epochs", 1, "--eval-data", mnist_test_dir, "--out", out)
+    result = run_job("--epochs", 1, "--data", "embedded", "--eval-data", mnist_test_dir,
+                     "--out", out)
     return result, out
 
 
@@ -380,7 +381,7 @@ def test_real_ctrl_c(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     job = subprocess.Popen([sys.executable, "-m", "lenet", "--impl", "numpy", "keras",
-                            "--epochs", "2", "--out", str(out)], cwd=str(ROOT), env=env,
+                            "--epochs", "2", "--data", "embedded", "--out", str(out)], cwd=str(ROOT), env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stderr = b""
     try:
