@@ -19,7 +19,8 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from lenet.demo import add_training_options, training_data
+from lenet.data import training_data
+from lenet.options import add_training_options, load_or_exit
 from lenet.output import new_run_folder, writable_folder, write_atomically
 from lenet.training import train_epoch
 
@@ -211,7 +212,7 @@ def run(parser, args, output):
     the exit code is 130.
     """
     impls = list(dict.fromkeys(args.impl))  # in the order given, once each
-    data = training_data(parser, args)
+    data = load_or_exit(parser, training_data, args.data, args.eval_data)
     job_start = time.perf_counter()
 
     results, histories, weights = {}, {}, {}
@@ -273,7 +274,7 @@ def save(output, results, histories, weights, data, interrupted=False):
     folder holds a results.json only beside the pictures of the same run.
     Returns the implementation whose filters are drawn.
     """
-    from lenet.plots import plot_curves, plot_filters
+    from lenet.figures import plot_curves, plot_filters
 
     try:
         os.remove(output.join("results.json"))

@@ -13,7 +13,7 @@ import numpy as np
 from tensorflow import keras as K
 
 from lenet.tasks import task_function
-from lenet.training import as_images
+from lenet.data import as_images
 
 
 class _EpochTimer(K.callbacks.Callback):

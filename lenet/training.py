@@ -44,8 +44,3 @@ def train_epoch(model, X, Y, batch_size, rng, progress=None):
             seen = start + len(batch)
             progress(len(batch), total_loss / seen, total_correct / seen)
     return total_loss / max(len(X), 1), total_correct / max(len(X), 1)
-
-
-def as_images(X):
-    """MNIST images (n, 28, 28) as float32 NHWC (n, 28, 28, 1)."""
-    return np.asarray(X, np.float32).reshape(len(X), 28, 28, 1)

@@ -14,15 +14,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 pool_forward = __import__('1-pool_forward').pool_forward
-from lenet.demo import (demo_images, parse_demo_args,  # noqa: E402
-                        published_verdict, pyplot, save_figure)
+from lenet.data import demo_images  # noqa: E402
+from lenet.demo import published_verdict  # noqa: E402
+from lenet.figures import pyplot, save_figure  # noqa: E402
+from lenet.options import load_or_exit, parse_demo_args  # noqa: E402
 from lenet.exercise import run_example  # noqa: E402
 
 
 def main():
     """Run the exercise's example, then print and draw our extras."""
-    args = parse_demo_args(__doc__.splitlines()[0])
-    images, labels, source = demo_images(args.data)
+    parser, args = parse_demo_args(__doc__.splitlines()[0])
+    images, labels, source = load_or_exit(parser, demo_images, args.data)
     output, example = run_example(1, images, pool_forward)
     sys.stdout.write(output)  # the exercise's own output, byte for byte
 

@@ -19,9 +19,11 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 pool_forward = __import__('1-pool_forward').pool_forward
 pool_backward = __import__('3-pool_backward').pool_backward
-from lenet.demo import (demo_images, max_relative_error,  # noqa: E402
-                        parse_demo_args, published_verdict, pyplot,
-                        report_check, save_figure, show_gradient)
+from lenet.data import demo_images  # noqa: E402
+from lenet.demo import published_verdict  # noqa: E402
+from lenet.gradcheck import max_relative_error, report_check  # noqa: E402
+from lenet.figures import pyplot, save_figure, show_gradient  # noqa: E402
+from lenet.options import load_or_exit, parse_demo_args  # noqa: E402
 from lenet.exercise import run_example  # noqa: E402
 
 KERNEL = (3, 3)
@@ -33,8 +35,8 @@ N_ENTRIES = 20  # random entries checked, plus as many with a gradient
 
 def main():
     """Run the exercise's example, then check both modes, save a picture."""
-    args = parse_demo_args(__doc__.splitlines()[0])
-    images, labels, source = demo_images(args.data, count=10)
+    parser, args = parse_demo_args(__doc__.splitlines()[0])
+    images, labels, source = load_or_exit(parser, demo_images, args.data, 10)
     output, example = run_example(3, images, pool_backward)
     sys.stdout.write(output)  # the exercise's own output, byte for byte
 

@@ -16,9 +16,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from lenet.demo import (check_output_folders, demo_parser, epoch_line,
-                        pyplot, save_predictions,
-                        training_data)  # noqa: E402
+from lenet.data import training_data  # noqa: E402
+from lenet.demo import epoch_line  # noqa: E402
+from lenet.figures import pyplot, save_predictions  # noqa: E402
+from lenet.options import (check_output_folders, demo_parser,  # noqa: E402
+                           load_or_exit)
 from lenet.tf1 import TF1LeNet5  # noqa: E402
 from lenet.training import train_epoch  # noqa: E402
 
@@ -34,7 +36,7 @@ def main():
                         "fresh He-normal weights")
     args = parser.parse_args()
     check_output_folders(parser, args, checkpoint=args.save)
-    data = training_data(parser, args)
+    data = load_or_exit(parser, training_data, args.data, args.eval_data)
 
     model = TF1LeNet5(seed=args.seed)
     if args.restore:

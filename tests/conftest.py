@@ -65,7 +65,7 @@ def batch():
     """64 real MNIST training images (the embedded set), NHWC float32, and their one-hot
     labels: the fixed batch of the LeNet-5 tests."""
     from lenet.data import load_mnist, one_hot
-    from lenet.training import as_images
+    from lenet.data import as_images
     splits = load_mnist("embedded", verbose=False)
     return as_images(splits.X_train[:64]), one_hot(splits.Y_train[:64])
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from conftest import load_task
 from lenet.data import load_mnist, one_hot
-from lenet.training import as_images
+from lenet.data import as_images
 from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
                        assert_distinct_draws, assert_he_normal)
 
@@ -193,3 +193,14 @@ def test_built_twice_in_one_graph(lenet5, built):
             np.testing.assert_array_equal(a, b)
         assert not np.array_equal(session.run(second_weights[0]), alone[0])
         session.run([first[1], second[1]], {x: np.zeros((2, 28, 28, 1)), y: np.eye(10)[:2]})
+
+
+def test_tf1_wrapper_evaluate_refuses_an_empty_set():
+    """TF1LeNet5.evaluate on no examples (or mismatched ones) is a ValueError, as for the NumPy
+    model, not a division by zero."""
+    from lenet.tf1 import TF1LeNet5
+    model = TF1LeNet5(seed=0)
+    with pytest.raises(ValueError, match="same number"):
+        model.evaluate(np.zeros((0, 28, 28, 1)), np.zeros((0, 10)))
+    with pytest.raises(ValueError, match="same number"):
+        model.evaluate(np.zeros((2, 28, 28, 1)), np.zeros((3, 10)))

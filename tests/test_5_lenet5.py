@@ -6,7 +6,7 @@ from tensorflow import keras as K
 
 from conftest import load_task
 from lenet.data import load_mnist, one_hot
-from lenet.training import as_images
+from lenet.data import as_images
 from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
                        assert_shared_draws, assert_he_normal)
 

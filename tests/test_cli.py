@@ -20,7 +20,7 @@ import pytest
 from lenet import cli
 from lenet.cli import IMPLS, main, table
 from lenet.data import one_hot
-from lenet.demo import TrainingData
+from lenet.data import TrainingData
 from test_output import unwritable_dir  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,7 +196,7 @@ class FakeModel:
         return self.weights
 
 
-def fake_data(parser, args):
+def fake_data(data, eval_data):
     """Eight blank images per split, labels 0-7."""
     images = np.zeros((8, 28, 28, 1), np.float32)
     labels = one_hot(np.arange(8))
@@ -297,10 +297,10 @@ def test_failed_write_leaves_no_results_json(tmp_path, fake_job, capsys, monkeyp
     holds no results.json (the earlier run's is gone, the new one not written), the earlier
     filters.png is intact and no temporary file remains: results.json never sits beside
     pictures of another run."""
-    from lenet import plots
+    from lenet import figures
     for name in ("results.json", "curves.png", "filters.png"):
         (tmp_path / name).write_text("earlier run")
-    write = plots.write_atomically
+    write = figures.write_atomically
 
     def disk_full_at_filters(path, content):
         """The real atomic write, but filters.png hits a full disk half-way."""
@@ -313,7 +313,7 @@ def test_failed_write_leaves_no_results_json(tmp_path, fake_job, capsys, monkeyp
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return write(path, half)
 
-    monkeypatch.setattr(plots, "write_atomically", disk_full_at_filters)
+    monkeypatch.setattr(figures, "write_atomically", disk_full_at_filters)
     assert main(["--out", str(tmp_path), "--overwrite"]) == 1
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "No space left on device" in err, err

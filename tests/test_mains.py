@@ -18,8 +18,8 @@ import pytest
 
 from lenet.data import load_mnist, nonempty_split
 from lenet.exercise import published_output
-from lenet.demo import (check_output_folders, demo_images, demo_parser,
-                        parse_demo_args)
+from lenet.data import demo_images
+from lenet.options import check_output_folders, demo_parser, load_or_exit, parse_demo_args
 from test_output import unwritable_dir  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,7 +223,7 @@ def test_parse_demo_args_out_unwritable(unwritable_dir, capsys):
 
 def test_parse_demo_args_creates_out(tmp_path):
     """A missing --out is created (and probed, leaving nothing in it)."""
-    args = parse_demo_args("demo", ["--out", str(tmp_path / "a" / "b")])
+    _, args = parse_demo_args("demo", ["--out", str(tmp_path / "a" / "b")])
     assert args.out == str(tmp_path / "a" / "b")
     assert os.listdir(tmp_path / "a" / "b") == []
 
@@ -243,13 +243,13 @@ def test_check_output_save_under_a_file(tmp_path, capsys):
 
 @pytest.mark.parametrize("source", ["missing.npz", "not-npz.npz"])
 def test_demo_images_bad_data(source, tmp_path, capsys):
-    """demo_images turns the loader's error into a usage error: exit 2, one
-    error line naming the file, no traceback."""
+    """load_or_exit turns demo_images's loader error into a usage error: exit 2, one error
+    line naming the file, no traceback."""
     path = tmp_path / source
     if source == "not-npz.npz":
         path.write_bytes(b"this is not an npz archive")
     with pytest.raises(SystemExit) as exit_info:
-        demo_images(str(path))
+        load_or_exit(demo_parser("demo"), demo_images, str(path))
     assert exit_info.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines()
               if ": error: " in line]

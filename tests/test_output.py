@@ -78,7 +78,7 @@ def test_plots_write_atomically(tmp_path, monkeypatch):
     """plot_curves and plot_filters go through the atomic write: matplotlib failing half-way
     through a PNG leaves the earlier picture intact (the disk-full case of issue 11)."""
     import numpy as np
-    from lenet.plots import plot_curves, plot_filters
+    from lenet.figures import plot_curves, plot_filters
 
     curves, filters = tmp_path / "curves.png", tmp_path / "filters.png"
     history = {"train_loss": [1.0, 0.5], "train_accuracy": [0.5, 0.8], "valid_loss": [],
