@@ -10,8 +10,7 @@ import atexit
 import os
 
 from lenet.output import one_line, writable_folder
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from lenet.tasks import ROOT
 MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed refuses larger seeds
 MAX_INT64 = 2**63 - 1  # Keras fails on a batch size beyond int64
 

@@ -4,7 +4,6 @@ A model here is anything with ``train_step(X, Y) -> (loss, accuracy)``
 (the loss and accuracy of the batch before the update), such as
 ``lenet.tf1.TF1LeNet5`` or the NumPy model.
 """
-import numpy as np
 
 
 def train_epoch(model, X, Y, batch_size, rng, progress=None):

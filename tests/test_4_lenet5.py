@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import load_task
-from lenet.data import load_mnist, one_hot
-from lenet.data import as_images
+from lenet.data import as_images, load_mnist, one_hot
+from lenet.tasks import task_module
 from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
                        assert_distinct_draws, assert_he_normal)
 
@@ -19,7 +18,7 @@ tf1 = tf.compat.v1
 @pytest.fixture(scope="module")
 def lenet5():
     """Task 4: lenet5."""
-    return load_task("4-lenet5.py").lenet5
+    return task_module("4-lenet5.py").lenet5
 
 
 class Built:

@@ -4,9 +4,8 @@ import pytest
 import tensorflow as tf
 from tensorflow import keras as K
 
-from conftest import load_task
-from lenet.data import load_mnist, one_hot
-from lenet.data import as_images
+from lenet.data import as_images, load_mnist, one_hot
+from lenet.tasks import task_module
 from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
                        assert_shared_draws, assert_he_normal)
 
@@ -14,7 +13,7 @@ from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
 @pytest.fixture(scope="module")
 def lenet5():
     """Task 5: lenet5."""
-    return load_task("5-lenet5.py").lenet5
+    return task_module("5-lenet5.py").lenet5
 
 
 @pytest.fixture(scope="module")

@@ -12,18 +12,15 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lenet import cli
 from lenet.cli import IMPLS, main, table
-from lenet.data import one_hot
-from lenet.data import TrainingData
-from test_output import unwritable_dir  # noqa: F401  (a fixture)
+from lenet.data import TrainingData, one_hot
+from lenet.tasks import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -381,7 +378,8 @@ def test_real_ctrl_c(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     job = subprocess.Popen([sys.executable, "-m", "lenet", "--impl", "numpy", "keras",
-                            "--epochs", "2", "--data", "embedded", "--out", str(out)], cwd=str(ROOT), env=env,
+                            "--epochs", "2", "--data", "embedded", "--out", str(out)],
+                           cwd=str(ROOT), env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stderr = b""
     try:

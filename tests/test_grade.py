@@ -18,8 +18,8 @@ import pytest
 from lenet.grade import checks
 from lenet.grade.cases import TASKS, Case, course_padding, task_cases
 from lenet.grade.grading import find_task_files, grade_function
+from lenet.tasks import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 LOOP_ANSWERS = ROOT / "tests" / "loop_answers"
 WRONG = ROOT / "tests" / "wrong_answers"
 

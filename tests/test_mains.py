@@ -11,7 +11,6 @@ import re
 import struct
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +19,8 @@ from lenet.data import load_mnist, nonempty_split
 from lenet.exercise import published_output
 from lenet.data import demo_images
 from lenet.options import check_output_folders, demo_parser, load_or_exit, parse_demo_args
-from test_output import unwritable_dir  # noqa: F401  (a fixture)
+from lenet.tasks import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 MAINS = ["0-main.py", "1-main.py", "2-main.py", "3-main.py"]
 TIMEOUT = 300  # seconds; tasks 0-3 take a few, one epoch of 4-5 about ten

@@ -18,31 +18,6 @@ def leftovers(folder):
     return sorted(name for name in os.listdir(folder) if name.startswith("."))
 
 
-@pytest.fixture
-def unwritable_dir(tmp_path):
-    """An existing folder in which this process cannot create files.
-
-    A folder without write permission, except as root (which ignores permissions): then
-    /sys, which the kernel keeps read-only even for root.
-    """
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        probe_writable(folder)
-    except OSError:
-        yield folder
-        folder.chmod(stat.S_IRWXU)
-        return
-    folder.chmod(stat.S_IRWXU)
-    try:
-        probe_writable("/sys")
-    except OSError:
-        yield "/sys"
-        return
-    pytest.skip("no folder here refuses writes (root, and /sys is writable)")
-
-
 def test_write_atomically_writes_and_leaves_nothing_else(tmp_path):
     """The content lands under the final name, with the permissions open() would give, and no
     temporary file stays behind."""
