@@ -154,6 +154,7 @@ def test_loss_decreases_on_a_fixed_batch(lenet5, batch):
     assert model.run(model.loss, X, Y) < 0.5 * start
 
 
+@pytest.mark.slow
 def test_one_epoch_beats_chance_on_the_real_test_set(mnist_test_dir):
     """One epoch (batch 32) on the 4,000 embedded training images scores well above chance
     (10%) on the official 10,000-image MNIST test set."""

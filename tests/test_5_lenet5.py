@@ -143,6 +143,7 @@ def test_probabilities_and_loss_decrease(lenet5, batch):
     assert net.evaluate(X, Y, verbose=0)[0] < 0.5 * start
 
 
+@pytest.mark.slow
 def test_one_epoch_beats_chance_on_the_real_test_set(lenet5, mnist_test_dir):
     """One epoch (batch 32) on the 4,000 embedded training images scores well above chance
     (10%) on the official 10,000-image MNIST test set."""
@@ -158,6 +159,7 @@ def test_one_epoch_beats_chance_on_the_real_test_set(lenet5, mnist_test_dir):
     assert accuracy > 0.85, (loss, accuracy)
 
 
+@pytest.mark.slow
 def test_keras_wrapper_times_the_epoch_inside_fit(batch):
     """KerasLeNet5.epoch_seconds is the epoch as Keras times it: positive, and within the wall
     time of the whole train_epoch call (which adds fit's own set-up)."""
