@@ -17,7 +17,7 @@ def _compute_dtype(name, array):
     if array.dtype.kind != "f":
         raise TypeError("{} must hold real numbers, got dtype {}".format(
             name, array.dtype))
-    return array.dtype
+    return array.dtype.newbyteorder("=")  # big-endian in, native out
 
 
 def _pair(name, value, low):
@@ -134,7 +134,9 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
     numpy.ndarray, shape (m, h_new, w_new, c_new)
         activation(Z), with h_new = (h_prev + 2 * ph - kh) // sh + 1,
         likewise w_new. float32 inputs give float32, float64 gives float64,
-        integers are computed in float64. The inputs are not modified.
+        integers are computed in float64 (float16 in float32, longdouble
+        in longdouble). The inputs are not modified; big-endian arrays are
+        accepted and give native-order results.
 
     Raises
     ------
@@ -173,6 +175,8 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
     h_new = (h_prev + 2 * ph - kh) // sh + 1
     w_new = (w_prev + 2 * pw - kw) // sw + 1
 
+    out_dtype, dtype = dtype, np.promote_types(dtype, np.float32)  # float16:
+    # computed in float32, so that sums of products are not float16 sums
     W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
     Z = np.empty((m, h_new, w_new, c_new), dtype)
     b_row = np.tile(b.reshape(c_new).astype(dtype), w_new)  # (w_new * c_new)
@@ -185,4 +189,4 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
         # (n * h_new * w_new, kh * kw * c_prev) @ (kh * kw * c_prev, c_new)
         _matmul(cols, W_mat, np.gcd(len(cols), block), Z_chunk)
         Z_chunk.reshape(-1, w_new * c_new)[...] += b_row  # runs of a Z row
-    return activation(Z)
+    return activation(Z.astype(out_dtype, copy=False))

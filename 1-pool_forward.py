@@ -15,7 +15,7 @@ def _compute_dtype(name, array):
     if array.dtype.kind != "f":
         raise TypeError("{} must hold real numbers, got dtype {}".format(
             name, array.dtype))
-    return array.dtype
+    return array.dtype.newbyteorder("=")  # big-endian in, native out
 
 
 def _pair(name, value, low):
@@ -62,8 +62,10 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
     -------
     numpy.ndarray, shape (m, h_new, w_new, c)
         h_new = (h_prev - kh) // sh + 1, likewise w_new. float32 gives
-        float32, float64 gives float64, integers are computed in float64.
-        A_prev is not modified.
+        float32, float64 gives float64, integers are computed in float64
+        (float16 averages are summed in float32). A window holding a NaN
+        pools to NaN under 'max' (as np.max; TensorFlow skips NaN). A_prev
+        is not modified; big-endian arrays give native-order results.
 
     Raises
     ------
@@ -91,6 +93,9 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
     w_new = (w_prev - kw) // sw + 1
 
     reduce = np.maximum if mode == "max" else np.add
+    out_dtype = dtype
+    if mode == "avg":  # float16 sums in float32: no float16 rounding per add
+        dtype = np.promote_types(dtype, np.float32)
     out = np.empty((m, h_new, w_new, c), dtype)
     # Windows are separable: first over the kh rows of every window, all
     # columns, then over its kw columns. Batch chunks stay in cache.
@@ -105,4 +110,4 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
                           for j in range(kw)], out[start:start + chunk])
     if mode == "avg":
         out /= kh * kw
-    return out
+    return out.astype(out_dtype, copy=False)

@@ -21,7 +21,7 @@ def _compute_dtype(name, array):
     if array.dtype.kind != "f":
         raise TypeError("{} must hold real numbers, got dtype {}".format(
             name, array.dtype))
-    return array.dtype
+    return array.dtype.newbyteorder("=")  # big-endian in, native out
 
 
 def _pair(name, value, low):
@@ -183,7 +183,9 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         Gradients shaped like A_prev, W and b. dZ must have the forward
         output shape, h_new = (h_prev + 2 * ph - kh) // sh + 1, likewise
         w_new. float32 inputs give float32, float64 gives float64, integers
-        are computed in float64. The inputs are not modified.
+        are computed in float64 (float16 in float32, longdouble in
+        longdouble). The inputs are not modified; big-endian arrays are
+        accepted and give native-order results.
         One exception keeps NumPy 1.x's published results: under NumPy
         older than 2, with A_prev float32 and dZ float64, each product
         A_pad value * float32(dZ value) of dW is rounded to float32 and the
@@ -201,12 +203,12 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         On wrong dimensions, mismatched shapes (dZ included), unknown
         padding, a stride below 1, or a kernel larger than the padded input.
     """
-    dtype = np.result_type(_compute_dtype("dZ", dZ),
-                           _compute_dtype("A_prev", A_prev),
-                           _compute_dtype("W", W))
+    dZ_dtype = _compute_dtype("dZ", dZ)
+    A_dtype = _compute_dtype("A_prev", A_prev)
+    dtype = np.result_type(dZ_dtype, A_dtype, _compute_dtype("W", W))
     _compute_dtype("b", b)
-    float32_products = (VALUE_BASED_CASTING and A_prev.dtype == np.float32
-                        and dZ.dtype == np.float64)
+    float32_products = (VALUE_BASED_CASTING and A_dtype == np.float32
+                        and dZ_dtype == np.float64)
     if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
         raise ValueError("A_prev must have shape (m, h_prev, w_prev, c_prev) "
                          "with h_prev, w_prev, c_prev >= 1, got shape {}"
@@ -233,11 +235,13 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         raise ValueError("dZ must have the forward output shape {}, got {}"
                          .format((m, h_new, w_new, c_new), dZ.shape))
 
-    W = W.astype(dtype, copy=False)
-    W_mat = W.reshape(kh * kw * c_prev, c_new)
+    out_dtype, dtype = dtype, np.promote_types(dtype, np.float32)  # float16:
+    # computed in float32, so that sums of products are not float16 sums
+    W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
     dA_prev = np.zeros((m, h_prev, w_prev, c_prev), dtype)
     dW = np.zeros((kh * kw * c_prev, c_new), dtype)
-    db = np.zeros(c_new)  # summed in float64: exact to float32 rounding
+    # db summed in float64 at least: exact to float32 rounding
+    db = np.zeros(c_new, np.promote_types(dtype, np.float64))
     block, chunk = _blocks(h_new * w_new, W_mat.size,
                            W_mat.shape[0] * dtype.itemsize)
     for start in range(0, m, chunk):
@@ -245,7 +249,7 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         n = A_pad.shape[0]
         dZ_mat = dZ[start:start + n].reshape(-1, c_new).astype(dtype,
                                                                copy=False)
-        db += np.einsum("rk->k", dZ_mat, dtype=np.float64)  # column sums
+        db += dZ_mat.sum(axis=0, dtype=db.dtype)  # column sums
         cols = _window_matrix(A_pad, kh, kw, sh, sw)
         rows = np.gcd(len(cols), block)
         if float32_products:  # NumPy 1.x's loop answer (see the docstring)
@@ -256,5 +260,6 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         dA_pad = _input_gradient(dZ_mat.reshape(n, h_new, w_new, c_new),
                                  W_mat, A_pad.shape, kh, kw, sh, sw)
         dA_prev[start:start + n] = dA_pad[:, ph:ph + h_prev, pw:pw + w_prev]
-    return (dA_prev, dW.reshape(W.shape),
-            db.astype(dtype).reshape(1, 1, 1, c_new))
+    return (dA_prev.astype(out_dtype, copy=False),
+            dW.reshape(W.shape).astype(out_dtype, copy=False),
+            db.astype(out_dtype).reshape(1, 1, 1, c_new))

@@ -15,7 +15,7 @@ def _compute_dtype(name, array):
     if array.dtype.kind != "f":
         raise TypeError("{} must hold real numbers, got dtype {}".format(
             name, array.dtype))
-    return array.dtype
+    return array.dtype.newbyteorder("=")  # big-endian in, native out
 
 
 def _pair(name, value, low):
@@ -34,8 +34,14 @@ def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
     Window (y, x) covers A_prev[n, y*sh : y*sh + kh, x*sw : x*sw + kw, c].
     'max': every element equal to its window's maximum receives the full
     dA[n, y, x, c] (ties all receive it, as the published exercise output
-    does). 'avg': every element of the window receives dA / (kh * kw).
-    Gradients from overlapping windows add up.
+    does) and the others receive nothing (an inf gradient stays inf there
+    and 0 elsewhere). A window holding a NaN has the maximum NaN (as
+    np.max and task 1): its NaN elements receive its gradient, the others
+    nothing. TensorFlow skips NaN in the forward pass and sends the
+    gradient to its first element if that is NaN, else to the maximum of
+    the rest; we keep NumPy's NaN so that the gradient follows our forward
+    pass and a NaN is never hidden. 'avg': every element of the window
+    receives dA / (kh * kw). Gradients from overlapping windows add up.
 
     Parameters
     ----------
@@ -56,7 +62,8 @@ def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
         dA_prev, the gradient with respect to A_prev. dA must have the
         forward output shape, h_new = (h_prev - kh) // sh + 1, likewise
         w_new. float32 gives float32, float64 gives float64, integers are
-        computed in float64. The inputs are not modified.
+        computed in float64 (float16 in float32). The inputs are
+        not modified; big-endian arrays give native-order results.
 
     Raises
     ------
@@ -93,6 +100,9 @@ def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
         return array[:, i:i + sh * (h_new - 1) + 1:sh,
                      j:j + sw * (w_new - 1) + 1:sw]
 
+    # float16 computed in float32: overlapping windows' gradients and the
+    # average's shares are sums, not rounded to float16 at every add
+    out_dtype, dtype = dtype, np.promote_types(dtype, np.float32)
     dA_prev = np.zeros((m, h_prev, w_prev, c), dtype)
     overlap = sh < kh or sw < kw  # else each element is in one window at most
     chunk = max(1, CHUNK_BYTES // (h_prev * w_prev * c * dtype.itemsize))
@@ -110,19 +120,22 @@ def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
             for i in range(kh):
                 target[:, i:i + sh * (h_new - 1) + 1:sh] += share
             continue
-        # Max: the window maxima (n, h_new, w_new, c), then every element
-        # equal to its window's maximum receives the window's gradient.
+        # Max: the window maxima (n, h_new, w_new, c), NaN where a window
+        # holds one; then every element equal to its window's maximum, or
+        # NaN, receives the window's gradient (and nothing else does).
         maxima = window(A, 0, 0).astype(dtype)
         for i in range(kh):
             for j in range(kw):
                 np.maximum(maxima, window(A, i, j), out=maxima)
+        nan = np.isnan(maxima).any()
         for i in range(kh):
             for j in range(kw):
                 hit = window(A, i, j) == maxima  # (n, h_new, w_new, c) bool
+                if nan:
+                    hit |= np.isnan(window(A, i, j))
                 if overlap:
-                    window(target, i, j)[...] += np.multiply(hit, grad,
-                                                             dtype=dtype)
+                    np.add(window(target, i, j), grad,
+                           out=window(target, i, j), where=hit)
                 else:
-                    np.multiply(hit, grad, out=window(target, i, j),
-                                dtype=dtype)
-    return dA_prev
+                    np.copyto(window(target, i, j), grad, where=hit)
+    return dA_prev.astype(out_dtype, copy=False)

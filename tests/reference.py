@@ -310,3 +310,33 @@ def assert_adam_steps(gradients, updates, lr=0.001, beta1=0.9, beta2=0.999, eps=
         step = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t) * m / (np.sqrt(v) + eps)
         np.testing.assert_allclose(np.asarray(u)[checked], -step[checked], rtol=0,
                                    atol=1e-3 * lr, err_msg=f"Adam step {t}")
+
+
+# Odd dtypes and byte orders (issue 11)
+
+def big_endian(array):
+    """A copy of array stored big-endian (non-native on the usual little-endian machines)."""
+    return array.astype(array.dtype.newbyteorder(">"))
+
+
+def assert_native_equal(got, want):
+    """got is a native-order array with want's dtype and exactly want's values."""
+    assert got.dtype.isnative and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def assert_longdouble_matches(got, ref):
+    """got is longdouble and agrees with the float64 reference ref to 1e-10 relative."""
+    assert got.dtype == np.longdouble and got.shape == ref.shape
+    np.testing.assert_allclose(got.astype(np.float64), ref, rtol=1e-10,
+                               atol=1e-10 * np.abs(ref).max())
+
+
+def assert_float16_rounded(got, ref):
+    """got is float16 and within half a float16 ulp (2**-11 relative) of the exact float64 ref,
+    relative to its largest element: what rounding the exact result once gives. Sums accumulated
+    in float16 miss by more (1e-2 on a 2,000-term sum)."""
+    assert got.dtype == np.float16 and got.shape == ref.shape
+    error = np.abs(got.astype(np.float64) - ref).max() / np.abs(ref).max()
+    assert error <= 2.0 ** -11, f"relative error {error:.2e} beyond float16 rounding"
+    return error

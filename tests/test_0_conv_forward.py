@@ -8,7 +8,8 @@ from hypothesis import given
 from reference import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
                        assert_matches, assert_rejects, assert_signature, conv_cases,
                        conv_output_shape, course_padding, identity, random_conv_inputs, rejected,
-                       tf_conv)
+                       tf_conv,
+                       assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
 
 
 def relu(Z):
@@ -245,3 +246,31 @@ def test_large_batch_matches_tensorflow(conv_forward):
     A_prev, W, b = random_conv_inputs(13, 1200, 28, 28, 1, 5, 5, 6)
     Z = conv_forward(A_prev, W, b, identity)
     assert_matches(Z, tf_conv(A_prev, W, b, 2, 2, 1, 1), np.float64)
+
+
+def test_big_endian_inputs(conv_forward):
+    """Big-endian A_prev, W and b give exactly the native inputs' Z, in native byte order."""
+    A_prev, W, b = random_conv_inputs(31, 2, 7, 6, 3, 3, 2, 4, np.float32)
+    want = conv_forward(A_prev, W, b, identity, padding="same", stride=(2, 1))
+    got = conv_forward(big_endian(A_prev), big_endian(W), big_endian(b), identity, padding="same",
+                       stride=(2, 1))
+    assert_native_equal(got, want)
+
+
+def test_longdouble(conv_forward):
+    """longdouble inputs give a longdouble Z equal to TensorFlow's float64 one."""
+    A_prev, W, b = random_conv_inputs(32, 2, 7, 6, 3, 3, 2, 4)
+    got = conv_forward(*(x.astype(np.longdouble) for x in (A_prev, W, b)), identity,
+                       padding="valid", stride=(2, 1))
+    assert_longdouble_matches(got, tf_conv(A_prev, W, b, 0, 0, 2, 1))
+
+
+def test_float16_summed_in_float32(conv_forward):
+    """float16 inputs give float16 Z rounded once from the exact sum (3,456 terms per output):
+    the products are not summed in float16."""
+    rng = np.random.default_rng(33)
+    A_prev = rng.random((2, 30, 30, 96)).astype(np.float16)
+    W = rng.random((6, 6, 96, 2)).astype(np.float16)
+    b = np.zeros((1, 1, 1, 2), np.float16)
+    Z = conv_forward(A_prev, W, b, identity, padding="valid")
+    assert_float16_rounded(Z, tf_conv(A_prev, W, b, 0, 0, 1, 1))
