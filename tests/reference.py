@@ -183,6 +183,39 @@ def conv_cases(draw):
 
 
 @st.composite
+def hostile_conv_cases(draw):
+    """Like conv_cases, but with what punishes shortcuts: strides up to 8 (gaps between windows,
+    'same' padding mostly unread), explicit padding up to 12, kernels as large as the input."""
+    m = draw(st.integers(1, 2))
+    h_prev, w_prev = draw(st.integers(1, 10)), draw(st.integers(1, 10))
+    c_prev, c_new = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, h_prev)), draw(st.integers(1, w_prev))
+    stride = (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
+    padding = draw(st.one_of(st.sampled_from(["same", "valid"]),
+                             st.tuples(st.integers(0, 12), st.integers(0, 12))))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    return seed, (m, h_prev, w_prev, c_prev, kh, kw, c_new), padding, stride, (ph, pw), dtype
+
+
+class tiny_chunks:
+    """Context manager: the task function's module works in chunks of one output row of one image
+    (its CHUNK_BYTES and LIMIT_BYTES set to 1), as it does on images too large for its memory
+    limit; restored on exit."""
+
+    def __init__(self, function):
+        self.names = function.__globals__
+
+    def __enter__(self):
+        self.saved = {name: self.names[name] for name in ("CHUNK_BYTES", "LIMIT_BYTES")}
+        self.names.update(CHUNK_BYTES=1, LIMIT_BYTES=1)
+
+    def __exit__(self, *exc):
+        self.names.update(self.saved)
+
+
+@st.composite
 def pool_cases(draw):
     """Batch, sizes, channels, kernel, stride (below, at and above the kernel), mode, dtype and a seed:
     (seed, A_prev shape, kernel_shape, stride, mode, dtype)."""

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
+from reference import (hostile_conv_cases, tiny_chunks, BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
                        assert_matches, assert_rejects, assert_signature, conv_cases,
                        conv_output_shape, course_padding, identity, random_conv_inputs, rejected,
                        tf_conv,
@@ -274,3 +274,17 @@ def test_float16_summed_in_float32(conv_forward):
     b = np.zeros((1, 1, 1, 2), np.float16)
     Z = conv_forward(A_prev, W, b, identity, padding="valid")
     assert_float16_rounded(Z, tf_conv(A_prev, W, b, 0, 0, 1, 1))
+
+
+@PROPERTY
+@given(case=hostile_conv_cases())
+def test_property_hostile_shapes_match_tensorflow(conv_forward, case):
+    """Strides beyond the kernel, padding no window reads, kernels as large as the input: Z equals
+    TensorFlow's, in the usual chunks and in chunks of one output row (images split)."""
+    seed, shapes, padding, stride, (ph, pw), dtype = case
+    A_prev, W, b = random_conv_inputs(seed, *shapes, dtype)
+    want = tf_conv(A_prev, W, b, ph, pw, *stride)
+    assert_matches(conv_forward(A_prev, W, b, identity, padding=padding, stride=stride), want, dtype)
+    with tiny_chunks(conv_forward):
+        got = conv_forward(A_prev, W, b, identity, padding=padding, stride=stride)
+    assert_matches(got, want, dtype)

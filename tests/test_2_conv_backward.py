@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
+from reference import (hostile_conv_cases, tiny_chunks, BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
                        assert_matches, assert_rejects, assert_signature, conv_cases,
                        conv_output_shape, course_padding, identity, numerical_gradient,
                        random_conv_inputs, rejected, tf_conv_gradients,
@@ -384,3 +384,18 @@ def tf_float16_conv_gradients(dZ, A_prev, W):
     dA, dW = tape.gradient(loss, [A, K])
     db = tf.reduce_sum(D, axis=(0, 1, 2), keepdims=True)
     return [x.numpy().astype(np.float64) for x in (dA, dW, db)]
+
+
+@PROPERTY
+@given(case=hostile_conv_cases())
+def test_property_hostile_shapes_match_tensorflow(conv_backward, case):
+    """Strides beyond the kernel, padding no window reads, kernels as large as the input: the
+    gradients equal TensorFlow's, in the usual chunks and in chunks of one output row."""
+    seed, shapes, padding, stride, (ph, pw), dtype = case
+    dZ, A_prev, W, b = random_inputs(seed, *shapes, padding, stride, dtype)
+    refs = tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride)
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride), refs,
+                           dtype)
+    with tiny_chunks(conv_backward):
+        got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
+    assert_gradients_match(got, refs, dtype)
