@@ -48,7 +48,7 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
         On wrong dimensions, mismatched shapes, unknown padding, a stride
         below 1, or a kernel larger than the padded input.
     """
-    dtype, work, (m, h_new, w_new, c_new), geometry = _check(
+    dtype, work, (m, h_new, w_new, c_new), geometry = _check_conv_forward(
         A_prev, W, b, activation, padding, stride)
     kh, kw, c_prev, _ = W.shape
     W_mat = W.reshape(-1, c_new).astype(work, copy=False)  # (K, c_new)
@@ -81,7 +81,7 @@ LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
 CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
 
 
-def _check(A_prev, W, b, activation, padding, stride):
+def _check_conv_forward(A_prev, W, b, activation, padding, stride):
     """Check every argument; return (dtype, work dtype, Z's shape,
     geometry)."""
     shape, geometry = _conv_geometry(A_prev, W, b, padding, stride)

@@ -55,8 +55,8 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         On wrong dimensions, mismatched shapes (dZ included), unknown
         padding, a stride below 1, or a kernel larger than the padded input.
     """
-    dtype, work, float32_products, geometry = _check(dZ, A_prev, W, b,
-                                                     padding, stride)
+    dtype, work, float32_products, geometry = _check_conv_backward(
+        dZ, A_prev, W, b, padding, stride)
     (m, h_new, w_new, c_new), (kh, kw, c_prev, _) = dZ.shape, W.shape
     W_mat = W.reshape(-1, c_new).astype(work, copy=False)  # (K, c_new)
     dA_prev = np.zeros(A_prev.shape, work)
@@ -103,7 +103,7 @@ PRODUCT_BYTES = 2 ** 22  # float32 products of one block (NumPy 1.x dW rule)
 VALUE_BASED_CASTING = int(np.__version__.split(".")[0]) < 2
 
 
-def _check(dZ, A_prev, W, b, padding, stride):
+def _check_conv_backward(dZ, A_prev, W, b, padding, stride):
     """Check every argument; return (dtype, work dtype, whether dW takes
     NumPy 1.x's float32 products, geometry)."""
     shape, geometry = _conv_geometry(A_prev, W, b, padding, stride)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
+from reference import (tiny_chunks, BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
                        assert_rejects, assert_signature, pool_cases, pool_output_shape, rejected,
                        tf_pool,
                        assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
@@ -209,3 +209,15 @@ def test_nan_in_a_max_window_gives_nan(pool_forward):
         out = pool_forward(A_prev, (2, 2), (2, 2), mode)[0, :, :, 0]
         assert np.isnan(out[0, 0]) and out[0, 1] == (7.0 if mode == "max" else 4.5)
         assert list(out[1]) == clean
+
+
+@PROPERTY
+@given(case=pool_cases())
+def test_property_split_inside_images(pool_forward, case):
+    """In chunks of one output row of one image (as on images too large for the memory limit),
+    the output still equals TensorFlow's."""
+    seed, shape, kernel_shape, stride, mode, dtype = case
+    A_prev = random_input(seed, shape, dtype)
+    with tiny_chunks(pool_forward):
+        out = pool_forward(A_prev, kernel_shape, stride=stride, mode=mode)
+    assert_matches(out, tf_pool(A_prev, kernel_shape, stride, mode), dtype)

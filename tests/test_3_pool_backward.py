@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
+from reference import (tiny_chunks, BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
                        assert_rejects, assert_signature, numerical_gradient, pool_cases,
                        pool_output_shape, rejected, tf_pool_gradient,
                        assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
@@ -356,3 +356,15 @@ def test_max_nan_in_a_window(pool_backward):
     np.testing.assert_array_equal(got, expected)
     want = tf_pool_gradient(dA[:1], A_prev[:1], (2, 2), (2, 2), "max")  # NaN first: TF agrees
     np.testing.assert_array_equal(got[:1], want)
+
+
+@PROPERTY
+@given(case=pool_cases())
+def test_property_split_inside_images(pool_backward, case):
+    """In chunks of one output row of one image (overlapping windows then add up across chunks),
+    dA_prev still equals TensorFlow's gradient."""
+    seed, shape, kernel_shape, stride, mode, dtype = case
+    dA, A_prev = random_inputs(seed, shape, kernel_shape, stride, dtype)
+    with tiny_chunks(pool_backward):
+        got = pool_backward(dA, A_prev, kernel_shape, stride=stride, mode=mode)
+    assert_matches(got, tf_pool_gradient(dA, A_prev, kernel_shape, stride, mode), dtype)
