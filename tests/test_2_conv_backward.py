@@ -399,3 +399,24 @@ def test_property_hostile_shapes_match_tensorflow(conv_backward, case):
     with tiny_chunks(conv_backward):
         got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
     assert_gradients_match(got, refs, dtype)
+
+
+# The shapes that punish shortcuts of benchmarks/layers.py (issue 10), at small m:
+# (m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride)
+HOSTILE_SMALL = [
+    pytest.param(3, 28, 28, 1, 28, 28, 1, "valid", (1, 1), id="kernel-is-image"),
+    pytest.param(1, 224, 224, 3, 16, 16, 8, "valid", (16, 16), id="patches", marks=pytest.mark.slow),
+    pytest.param(3, 64, 64, 1, 3, 3, 1, "same", (64, 64), id="same-stride-64"),
+    pytest.param(1, 128, 128, 64, 7, 7, 64, "same", (1, 1), id="image-beyond-budget",
+                 marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride", HOSTILE_SMALL)
+def test_hostile_shapes_match_tensorflow(conv_backward, m, h_prev, w_prev, c_prev, kh, kw, c_new,
+                                         padding, stride):
+    """The benchmark's shapes that punish shortcuts, at small m: the gradients equal TensorFlow's."""
+    dZ, A_prev, W, b = random_inputs(41, m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride)
+    ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride),
+                           tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride), np.float64)
