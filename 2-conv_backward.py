@@ -62,25 +62,21 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
     dA_prev = np.zeros(A_prev.shape, work)
     dW = np.zeros(W_mat.shape, work)  # (K, c_new), K = kh * kw * c_prev
     db = np.zeros(c_new, np.promote_types(work, np.float64))  # exact sums
-    K = W_mat.shape[0]
-    # work memory per output row: windows, dZ, and a share of the image's dW
-    row_bytes = (w_new * (K + c_new) + -(-K * c_new // h_new)) * work.itemsize
+    # work memory per output row: windows, their gradients, dZ
+    row_bytes = w_new * (2 * W_mat.shape[0] + c_new) * work.itemsize
     for n0, n1, y0, y1 in _chunks(m, h_new, row_bytes, CHUNK_BYTES):
-        n = n1 - n0
         # the input these windows read, zero-padded: (n, span_h, span_w, c)
         slab, step_h, step_w = _slab(A_prev, n0, n1, y0, y1, geometry, work)
-        windows = _window_matrix(slab, kh, kw, step_h, step_w).reshape(
-            n, -1, K)  # (n, rows * w_new, K): one window per row
-        dZ_mat = dZ[n0:n1, y0:y1].reshape(n, -1, c_new).astype(
-            work, copy=False)  # (n, rows * w_new, c_new)
-        db += dZ_mat.sum(axis=(0, 1), dtype=db.dtype)  # (c_new,)
+        windows = _window_matrix(slab, kh, kw, step_h, step_w)  # (R, K)
+        dZ_mat = dZ[n0:n1, y0:y1].reshape(-1, c_new).astype(
+            work, copy=False)  # (R, c_new), R = n * rows * w_new windows
+        db += dZ_mat.sum(axis=0, dtype=db.dtype)  # (c_new,)
         if float32_products:  # NumPy 1.x's loop answer (see the docstring)
-            dW += _dW_float32_products(windows.reshape(-1, K),
-                                       dZ_mat.reshape(-1, c_new))
-        else:  # (n, K, rows * w_new) @ (n, rows * w_new, c_new), summed
-            dW += np.matmul(windows.transpose(0, 2, 1), dZ_mat).sum(axis=0)
-        # what each window sends back: (K, c_new) @ (n, c_new, rows * w_new)
-        d_windows = np.matmul(W_mat, dZ_mat.transpose(0, 2, 1))
+            dW += _dW_float32_products(windows, dZ_mat)
+        else:  # (K, R) @ (R, c_new)
+            dW += _matmul_sum(windows.T, dZ_mat)
+        # what each window sends back, tap-major: (K, c_new) @ (c_new, R)
+        d_windows = _matmul_by_rows(W_mat, dZ_mat)
         _add_windows(dA_prev, d_windows, n0, n1, y0, y1, geometry)
     return (dA_prev.astype(dtype, copy=False),
             dW.reshape(W.shape).astype(dtype, copy=False),
@@ -97,6 +93,13 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
 CHUNK_BYTES = 2 ** 21  # window matrix of a chunk of images: stays in cache
 LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
 CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
+# Multiply-adds per GEMM call. BLAS libraries run a GEMM this small on one
+# thread and split a larger one over the cores; when another process holds
+# a core the split waits for it. On the 2-core machine this was measured on,
+# busy, a 196 x 768 x 8 float32 GEMM took 11 ms split and 0.3 ms as blocks
+# of this size; blocks cost nothing measurable on large layers.
+GEMM_MACS = 2 ** 18
+PARTIAL_SUMS = 16  # most partial dW a chunk's stack of GEMMs returns
 PRODUCT_BYTES = 2 ** 22  # float32 products of one block (NumPy 1.x dW rule)
 # NumPy 1.x casts a float64 scalar to a float32 array's dtype (value-based
 # casting); NumPy 2 (NEP 50) does not. See _dW_float32_products.
@@ -285,30 +288,60 @@ def _window_matrix(slab, kh, kw, step_h, step_w):
         kh * kw * c_prev, -1).T
 
 
+def _matmul_sum(a, b):
+    """a @ b for a (K, R), b (R, C): a sum over R, as a stack of GEMMs of
+    about GEMM_MACS multiply-adds (at most PARTIAL_SUMS of them, to bound
+    the partial results' memory) whose results are added."""
+    (K, R), C = a.shape, b.shape[1]
+    block = max(1, GEMM_MACS // (K * C), -(-R // PARTIAL_SUMS))
+    whole = R - R % block
+    total = np.zeros((K, C), np.result_type(a, b))
+    if whole:  # (R / block, K, block) @ (R / block, block, C), summed
+        total += np.matmul(a[:, :whole].reshape(K, -1, block).transpose(
+            1, 0, 2), b[:whole].reshape(-1, block, C)).sum(axis=0)
+    if whole < R:
+        total += a[:, whole:] @ b[whole:]
+    return total
+
+
+def _matmul_by_rows(a, b):
+    """a @ b.T for a (K, C), b (R, C), as (K, R), in GEMMs of about
+    GEMM_MACS multiply-adds over blocks of b's rows."""
+    (K, C), R = a.shape, b.shape[0]
+    out = np.empty((K, R), np.result_type(a, b))
+    block = max(1, GEMM_MACS // (K * C))  # columns of out per GEMM
+    whole = R - R % block
+    if whole:  # (K, C) @ (R / block, C, block) -> (R / block, K, block)
+        np.matmul(a, b[:whole].reshape(-1, block, C).transpose(0, 2, 1),
+                  out=out[:, :whole].reshape(K, -1, block).transpose(1, 0, 2))
+    if whole < R:
+        np.matmul(a, b[whole:].T, out=out[:, whole:])
+    return out
+
+
 def _add_windows(dA_prev, d_windows, n0, n1, y0, y1, geometry):
     """dA_prev[n0:n1] += what the windows of output rows y0:y1 send back:
-    d_windows (n, K, rows * w_new), K ordered (kh, kw, c_prev).
+    d_windows (K, n * rows * w_new), K ordered (kh, kw, c_prev).
 
-    Tap by tap into a zero slab laid out like _slab's but channel-first
-    (n, c_prev, span_h, span_w), so each add runs along w_new; then the
-    slab's input positions into dA_prev (its padding is dropped)."""
+    Tap by tap into a zero slab laid out like _slab's but channel-first,
+    (c_prev, n, span_h, span_w), so that each add runs along w_new; then
+    the slab's input positions into dA_prev (its padding is dropped)."""
     kh, kw, sh, sw, ph, pw = geometry
     m, h_prev, w_prev, c_prev = dA_prev.shape
     w_new = (w_prev + 2 * pw - kw) // sw + 1
     span_h, step_h, rows = _axis(h_prev, kh, sh, ph, y0, y1)
     span_w, step_w, columns = _axis(w_prev, kw, sw, pw, 0, w_new)
     n = n1 - n0
-    d_windows = d_windows.reshape(n, kh, kw, c_prev, y1 - y0, w_new)
-    d_slab = np.zeros((n, c_prev, span_h, span_w), dA_prev.dtype)
+    d_windows = d_windows.reshape(kh, kw, c_prev, n, y1 - y0, w_new)
+    d_slab = np.zeros((c_prev, n, span_h, span_w), dA_prev.dtype)
     for i in range(kh):
         for j in range(kw):
             d_slab[:, :, i:i + step_h * (y1 - y0 - 1) + 1:step_h,
-                   j:j + step_w * (w_new - 1) + 1:step_w] += d_windows[
-                       :, i, j]
+                   j:j + step_w * (w_new - 1) + 1:step_w] += d_windows[i, j]
     for slab_rows, A_rows in rows:
         for slab_columns, A_columns in columns:
             dA_prev[n0:n1, A_rows, A_columns] += d_slab[
-                :, :, slab_rows, slab_columns].transpose(0, 2, 3, 1)
+                :, :, slab_rows, slab_columns].transpose(1, 2, 3, 0)
 
 
 def _dW_float32_products(cols, dZ_mat):

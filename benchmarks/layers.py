@@ -12,7 +12,7 @@ patches, 'same' padding with a large stride that no window mostly reads,
 one image whose windows exceed the memory budget), with each call's peak
 memory beyond its outputs and the bounds of issue 10: ours/TF <= 5 and
 64 MiB. The course's 'same' with a stride has no TensorFlow twin; TensorFlow
-then gets the same explicit padding.
+then gets the same padding, explicitly (tf.pad, then 'VALID').
 
 Every workload is checked first: TensorFlow's result (and, in the first
 table, the loop reference's) must agree with ours. Then ours, TensorFlow and
@@ -107,17 +107,17 @@ def label(kind, shape, kernel, padding, stride):
 
 
 def tf_padding(padding, shape, kernel, stride):
-    """TensorFlow's padding arguments equal to the course's rule here:
-    {'padding': 'VALID' or 'SAME'} or, where TensorFlow's 'SAME' differs
-    (a stride, an even kernel), the explicit padding."""
+    """(TensorFlow's padding string, (ph, pw)) equal to the course's rule
+    here: 'VALID' or 'SAME' with (0, 0), or, where TensorFlow's 'SAME'
+    differs (a stride, an even kernel), 'VALID' on the input padded with
+    tf.pad by (ph, pw). (padding='EXPLICIT' crashed TensorFlow 2.21's oneDNN
+    float32 Conv2D here.)"""
     if padding == "valid":
-        return {"padding": "VALID"}
+        return "VALID", (0, 0)
     if stride == (1, 1) and kernel[0] % 2 == 1 and kernel[1] % 2 == 1:
-        return {"padding": "SAME"}
-    ph, pw = loops.padding_of(padding, shape[1], shape[2], kernel[0],
-                              kernel[1], *stride)
-    return {"padding": "EXPLICIT",
-            "explicit_paddings": [0, 0, ph, ph, pw, pw, 0, 0]}
+        return "SAME", (0, 0)
+    return "VALID", loops.padding_of(padding, shape[1], shape[2], kernel[0],
+                                     kernel[1], *stride)
 
 
 def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
@@ -128,12 +128,12 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
     if kind.startswith("conv"):
         W = rng.standard_normal(kernel).astype(dtype)
         b = rng.standard_normal((1, 1, 1, kernel[3])).astype(dtype)
-        tf_pad = tf_padding(padding, shape, kernel, stride)
+        tf_pad, (ph, pw) = tf_padding(padding, shape, kernel, stride)
+        pads = [[0, 0], [ph, ph], [pw, pw], [0, 0]]
         A_t, W_t, b_t = tf.constant(A), tf.constant(W), tf.constant(b[0, 0, 0])
     if kind == "conv fwd":
-        tf_fn = tf.function(lambda A, W, b: tf.nn.bias_add(
-            tf.raw_ops.Conv2D(input=A, filter=W, strides=strides, **tf_pad),
-            b))
+        tf_fn = tf.function(lambda A, W, b: tf.nn.bias_add(tf.nn.conv2d(
+            tf.pad(A, pads), W, strides, tf_pad), b))
         return (lambda: (conv_forward(A, W, b, identity, padding, stride),),
                 lambda: (tf_fn(A_t, W_t, b_t).numpy(),),
                 lambda n: (loops.conv_forward(A[:n], W, b, identity, padding,
@@ -149,12 +149,14 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
         @tf.function
         def tf_fn(A, W, dZ):
             """Conv2DBackpropInput, Conv2DBackpropFilter and the bias sum."""
+            A_pad = tf.pad(A, pads)  # A itself when ph = pw = 0
             dA = tf.raw_ops.Conv2DBackpropInput(
-                input_sizes=tf.shape(A), filter=W, out_backprop=dZ,
-                strides=strides, **tf_pad)
+                input_sizes=tf.shape(A_pad), filter=W, out_backprop=dZ,
+                strides=strides, padding=tf_pad)[
+                    :, ph:ph + shape[1], pw:pw + shape[2]]
             dW = tf.raw_ops.Conv2DBackpropFilter(
-                input=A, filter_sizes=tf.shape(W), out_backprop=dZ,
-                strides=strides, **tf_pad)
+                input=A_pad, filter_sizes=tf.shape(W), out_backprop=dZ,
+                strides=strides, padding=tf_pad)
             db = tf.reduce_sum(dZ, axis=(0, 1, 2), keepdims=True)
             return dA, dW, db
         return (lambda: conv_backward(dZ, A, W, b, padding, stride),
@@ -265,7 +267,7 @@ def hostile(workloads, repeat):
     import tensorflow as tf
     rng = np.random.default_rng(1)
     cases = [(w, dtype) for dtype in (np.float64, np.float32)
-             for w in workloads]
+             for w in workloads if dtype == np.float64 or not oom_in_tf(w)]
     rows = []
     for number, (workload, dtype) in enumerate(cases, 1):
         name = label(*workload)
@@ -301,7 +303,20 @@ def hostile(workloads, repeat):
     print("-" * len(header))
     print("all {} rows within bounds: {}".format(len(rows),
                                                   "yes" if within else "no"))
+    skipped = [label(*w) for w in workloads if oom_in_tf(w)]
+    if skipped:
+        print("float32 not timed for {}: TensorFlow's oneDNN float32 conv "
+              "asks for tens of GiB on the padded input and aborts the "
+              "process.".format("; ".join(skipped)))
     return within
+
+
+def oom_in_tf(workload):
+    """True for 'same' with a large stride: TensorFlow 2.21's oneDNN
+    float32 Conv2D on the explicitly padded input (4036 x 4036 for the 64 x
+    64 image, stride 64) asked for 69 GiB here and aborted."""
+    kind, shape, kernel, padding, stride = workload
+    return padding == "same" and max(stride) > max(shape[1:3]) // 2
 
 
 def peak_beyond(function, *args, **kwargs):
