@@ -81,8 +81,10 @@ CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
 # thread and split a larger one over the cores; when another process holds
 # a core the split waits for it. On the 2-core machine this was measured on,
 # busy, a 196 x 768 x 8 float32 GEMM took 11 ms split and 0.3 ms as blocks
-# of this size; blocks cost nothing measurable on large layers.
+# of this size. Where that is under GEMM_ROWS rows (a wide layer), one GEMM
+# per chunk instead: thin blocks ran 3-16x slower there (7x7x64x64).
 GEMM_MACS = 2 ** 18
+GEMM_ROWS = 32
 
 
 def _check_conv_forward(A_prev, W, b, activation, padding, stride):
@@ -267,7 +269,9 @@ def _matmul(a, b, out):
     """out = a @ b for a (R, K), b (K, C) and a C-contiguous out (R, C), as
     a stack of GEMMs of about GEMM_MACS multiply-adds each (see there)."""
     (R, K), C = a.shape, b.shape[1]
-    block = max(1, GEMM_MACS // (K * C))  # rows per GEMM
+    block = GEMM_MACS // (K * C)  # rows per GEMM
+    if block < GEMM_ROWS:
+        block = max(1, R)
     whole = R - R % block
     if whole:
         np.matmul(a[:whole].reshape(-1, block, K), b,

@@ -97,9 +97,11 @@ CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
 # thread and split a larger one over the cores; when another process holds
 # a core the split waits for it. On the 2-core machine this was measured on,
 # busy, a 196 x 768 x 8 float32 GEMM took 11 ms split and 0.3 ms as blocks
-# of this size; blocks cost nothing measurable on large layers.
+# of this size. Where that is under GEMM_ROWS rows (a wide layer), one GEMM
+# per chunk instead: thin blocks ran 3-16x slower there (7x7x64x64).
 GEMM_MACS = 2 ** 18
-PARTIAL_SUMS = 16  # most partial dW a chunk's stack of GEMMs returns
+GEMM_ROWS = 32
+PARTIAL_BYTES = 2 ** 20  # partial dW of one stack of GEMMs, summed after
 PRODUCT_BYTES = 2 ** 22  # float32 products of one block (NumPy 1.x dW rule)
 # NumPy 1.x casts a float64 scalar to a float32 array's dtype (value-based
 # casting); NumPy 2 (NEP 50) does not. See _dW_float32_products.
@@ -289,18 +291,24 @@ def _window_matrix(slab, kh, kw, step_h, step_w):
 
 
 def _matmul_sum(a, b):
-    """a @ b for a (K, R), b (R, C): a sum over R, as a stack of GEMMs of
-    about GEMM_MACS multiply-adds (at most PARTIAL_SUMS of them, to bound
-    the partial results' memory) whose results are added."""
+    """a @ b for a (K, R), b (R, C): a sum over R, in GEMMs of about
+    GEMM_MACS multiply-adds over blocks of R, stacked so that their partial
+    results take PARTIAL_BYTES at most, then added."""
     (K, R), C = a.shape, b.shape[1]
-    block = max(1, GEMM_MACS // (K * C), -(-R // PARTIAL_SUMS))
-    whole = R - R % block
     total = np.zeros((K, C), np.result_type(a, b))
-    if whole:  # (R / block, K, block) @ (R / block, block, C), summed
-        total += np.matmul(a[:, :whole].reshape(K, -1, block).transpose(
-            1, 0, 2), b[:whole].reshape(-1, block, C)).sum(axis=0)
-    if whole < R:
-        total += a[:, whole:] @ b[whole:]
+    block = GEMM_MACS // (K * C)  # R per GEMM
+    if block < GEMM_ROWS:
+        block = max(1, R)
+    stack = block * max(1, PARTIAL_BYTES // (K * C * total.itemsize))
+    for start in range(0, R, stack):
+        part_a, part_b = a[:, start:start + stack], b[start:start + stack]
+        whole = part_b.shape[0] - part_b.shape[0] % block
+        if whole:  # (whole / block, K, block) @ (whole / block, block, C)
+            total += np.matmul(part_a[:, :whole].reshape(
+                K, -1, block).transpose(1, 0, 2), part_b[:whole].reshape(
+                    -1, block, C)).sum(axis=0)
+        if whole < part_b.shape[0]:
+            total += part_a[:, whole:] @ part_b[whole:]
     return total
 
 
@@ -309,7 +317,9 @@ def _matmul_by_rows(a, b):
     GEMM_MACS multiply-adds over blocks of b's rows."""
     (K, C), R = a.shape, b.shape[0]
     out = np.empty((K, R), np.result_type(a, b))
-    block = max(1, GEMM_MACS // (K * C))  # columns of out per GEMM
+    block = GEMM_MACS // (K * C)  # columns of out per GEMM
+    if block < GEMM_ROWS:
+        block = max(1, R)
     whole = R - R % block
     if whole:  # (K, C) @ (R / block, C, block) -> (R / block, K, block)
         np.matmul(a, b[:whole].reshape(-1, block, C).transpose(0, 2, 1),
