@@ -96,10 +96,11 @@ CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
 # Multiply-adds per GEMM call. BLAS libraries run a GEMM this small on one
 # thread and split a larger one over the cores; when another process holds
 # a core the split waits for it. On the 2-core machine this was measured on,
-# busy, a 196 x 768 x 8 float32 GEMM took 11 ms split and 0.3 ms as blocks
-# of this size. Where that is under GEMM_ROWS rows (a wide layer), one GEMM
-# per chunk instead: thin blocks ran 3-16x slower there (7x7x64x64).
-GEMM_MACS = 2 ** 18
+# busy, a 196 x 768 x 8 float32 GEMM took 11 ms split and 0.3 ms in blocks
+# of 2**18 to 2**20; LeNet-5's step ran as fast with 2**19 as before this
+# change. Where a block would be under GEMM_ROWS rows (a wide layer), one
+# GEMM per chunk instead: thin blocks ran 3-16x slower there (7x7x64x64).
+GEMM_MACS = 2 ** 19
 GEMM_ROWS = 32
 PARTIAL_BYTES = 2 ** 20  # partial dW of one stack of GEMMs, summed after
 PRODUCT_BYTES = 2 ** 22  # float32 products of one block (NumPy 1.x dW rule)
