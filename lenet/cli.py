@@ -22,7 +22,6 @@ from tqdm import tqdm
 from lenet.data import training_data
 from lenet.options import add_training_options, load_or_exit
 from lenet.output import new_run_folder, writable_folder, write_atomically
-from lenet.training import train_epoch
 
 IMPLS = ("numpy", "tf1", "keras")
 NAMES = {"numpy": "NumPy (tasks 0-3)", "tf1": "TensorFlow 1 (task 4)",
@@ -93,12 +92,8 @@ def train(impl, model, data, epochs, batch_size, seed):
                             acc="{:.4f}".format(acc), refresh=False)
 
         start = time.perf_counter()
-        if impl == "keras":
-            loss, acc = model.train_epoch(data.X_train, data.Y_train,
-                                          batch_size, progress)
-        else:
-            loss, acc = train_epoch(model, data.X_train, data.Y_train,
-                                    batch_size, rng, progress)
+        loss, acc = model.train_epoch(data.X_train, data.Y_train, batch_size,
+                                      rng, progress)
         elapsed = time.perf_counter() - start
         # Keras's epoch as Keras times it, without fit's per-call set-up
         seconds.append(getattr(model, "epoch_seconds", None) or elapsed)

@@ -12,6 +12,7 @@ import contextlib
 import numpy as np
 
 from lenet.tasks import task_function
+from lenet.training import StepTraining
 
 # Keras's he_normal draws from a normal truncated at 2 standard deviations;
 # this constant (the std of a unit normal truncated at +-2) rescales it so
@@ -177,7 +178,7 @@ class Adam:
             w -= update
 
 
-class NumpyLeNet5:
+class NumpyLeNet5(StepTraining):
     """The modified LeNet-5 of tasks 4 and 5, in NumPy.
 
     Layers (every hidden layer uses ReLU), for a batch of n images::

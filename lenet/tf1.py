@@ -10,14 +10,14 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from lenet.data import NUM_CLASSES
+from lenet.data import NUM_CLASSES, as_images
 from lenet.tasks import task_function
-from lenet.data import as_images
+from lenet.training import StepTraining
 
 tf1 = tf.compat.v1
 
 
-class TF1LeNet5:
+class TF1LeNet5(StepTraining):
     """Task 4's graph, its variables initialized, ready to train.
 
     Parameters

@@ -22,7 +22,6 @@ from lenet.figures import pyplot, save_predictions  # noqa: E402
 from lenet.options import (check_output_folders, demo_parser,  # noqa: E402
                            load_or_exit)
 from lenet.tf1 import TF1LeNet5  # noqa: E402
-from lenet.training import train_epoch  # noqa: E402
 
 
 def main():
@@ -48,8 +47,8 @@ def main():
     rng = np.random.default_rng(args.seed)
     for epoch in range(args.epochs + 1):
         if epoch > 0:
-            train_epoch(model, data.X_train, data.Y_train, args.batch_size,
-                        rng)
+            model.train_epoch(data.X_train, data.Y_train, args.batch_size,
+                              rng)
         cost, accuracy = model.evaluate(data.X_train, data.Y_train)
         valid_cost, valid_accuracy = model.evaluate(data.X_valid,
                                                     data.Y_valid)

@@ -159,12 +159,11 @@ def test_one_epoch_beats_chance_on_the_real_test_set(mnist_test_dir):
     """One epoch (batch 32) on the 4,000 embedded training images scores well above chance
     (10%) on the official 10,000-image MNIST test set."""
     from lenet.tf1 import TF1LeNet5
-    from lenet.training import train_epoch
     train = load_mnist("embedded", verbose=False)
     test = load_mnist(mnist_test_dir, verbose=False)
     model = TF1LeNet5(seed=0)
-    train_epoch(model, as_images(train.X_train), one_hot(train.Y_train), 32,
-                np.random.default_rng(0))
+    model.train_epoch(as_images(train.X_train), one_hot(train.Y_train), 32,
+                      np.random.default_rng(0))
     loss, accuracy = model.evaluate(as_images(test.X_test), one_hot(test.Y_test))
     assert len(test.X_test) == 10000
     assert accuracy > 0.85, (loss, accuracy)

@@ -170,6 +170,6 @@ def test_keras_wrapper_times_the_epoch_inside_fit(batch):
     X, Y = batch
     assert model.epoch_seconds is None
     start = time.perf_counter()
-    model.train_epoch(X[..., 0], Y, batch_size=16)
+    model.train_epoch(X[..., 0], Y, 16, np.random.default_rng(0))
     wall = time.perf_counter() - start
     assert 0 < model.epoch_seconds <= wall
