@@ -2,105 +2,6 @@
 """Task 0: forward pass of a 2-D convolutional layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_BYTES = 2 ** 19  # window matrix of one batch chunk: stays in cache
-GEMM_WORK = 2 ** 19  # multiply-adds per GEMM call: OpenBLAS uses one thread
-MANY_CHANNELS = 4  # from this c_prev on, window rows are copied channel-last
-
-
-def _compute_dtype(name, array):
-    """Check that `array` is a real ndarray; return the dtype to compute in."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError("{} must be a numpy.ndarray, got {}".format(
-            name, type(array).__name__))
-    if array.dtype.kind in "biu":
-        return np.dtype(np.float64)
-    if array.dtype.kind != "f":
-        raise TypeError("{} must hold real numbers, got dtype {}".format(
-            name, array.dtype))
-    return array.dtype
-
-
-def _pair(name, value, low):
-    """Return `value` as a tuple of two ints >= low, else raise ValueError."""
-    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-            and v >= low for v in value)):
-        return int(value[0]), int(value[1])
-    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
-        name, low, value))
-
-
-def _padding(padding, h_prev, w_prev, kh, kw, sh, sw):
-    """Return (ph, pw): 'valid' -> 0, 'same' -> the course's symmetric rule."""
-    if isinstance(padding, str) and padding == "valid":
-        return 0, 0
-    if isinstance(padding, str) and padding == "same":
-        ph = -(-((h_prev - 1) * sh + kh - h_prev) // 2)  # ceil(... / 2)
-        pw = -(-((w_prev - 1) * sw + kw - w_prev) // 2)
-        return max(ph, 0), max(pw, 0)
-    if isinstance(padding, str):
-        raise ValueError("padding must be 'same', 'valid' or (ph, pw), "
-                         "got {!r}".format(padding))
-    return _pair("padding", padding, 0)
-
-
-def _padded(A, ph, pw, dtype):
-    """A (n, h, w, c) in dtype with ph zero rows and pw zero columns on
-    each side: A itself when there is nothing to do."""
-    if ph == pw == 0 and A.dtype == dtype:
-        return A
-    n, h, w, c = A.shape
-    A_pad = np.empty((n, h + 2 * ph, w + 2 * pw, c), dtype)
-    A_pad[:, :ph] = A_pad[:, h + ph:] = 0
-    A_pad[:, :, :pw] = A_pad[:, :, w + pw:] = 0
-    A_pad[:, ph:h + ph, pw:w + pw] = A
-    return A_pad
-
-
-def _blocks(per_image, work_per_row, row_bytes):
-    """(block, chunk): rows per GEMM and images per batch chunk.
-
-    OpenBLAS runs a GEMM of at most GEMM_WORK multiply-adds on one thread;
-    a larger one on all of them, and on a busy machine waiting for a second
-    thread costs milliseconds per call. So small GEMMs go in stacks of
-    one-thread blocks of whole images, about CHUNK_BYTES of window matrix a
-    chunk; a layer whose GEMM for one image is larger gets one per chunk.
-    """
-    limit = max(1, GEMM_WORK // work_per_row)
-    rows = max(1, CHUNK_BYTES // row_bytes)
-    if per_image > limit:
-        chunk = max(1, rows // per_image)
-        return chunk * per_image, chunk
-    block = per_image * (limit // per_image)
-    return block, max(block, rows // block * block) // per_image
-
-
-def _matmul(a, b, block, out):
-    """out = a @ b for a (rows, k), b (k, c) and a contiguous out (rows, c),
-    as a stack of GEMMs over blocks of `block` rows (block divides rows)."""
-    rows, k = a.shape
-    np.matmul(a.reshape(rows // block, block, k), b,
-              out=out.reshape(rows // block, block, b.shape[1]))
-
-
-def _window_matrix(A_pad, kh, kw, sh, sw):
-    """Every kh x kw window of A_pad (n, h_pad, w_pad, c_prev) as a row of a
-    (n * h_new * w_new, kh * kw * c_prev) matrix, columns ordered like
-    W.reshape(-1, c_new): one copy of a strided view."""
-    n, h_pad, w_pad, c_prev = A_pad.shape
-    h_new, w_new = (h_pad - kh) // sh + 1, (w_pad - kw) // sw + 1
-    s_n, s_h, s_w, s_c = A_pad.strides
-    # A view of all windows, no copy: (n, h_new, w_new, kh, kw, c_prev)
-    windows = np.lib.stride_tricks.as_strided(
-        A_pad, (n, h_new, w_new, kh, kw, c_prev),
-        (s_n, sh * s_h, sw * s_w, s_h, s_w, s_c), writeable=False)
-    if c_prev >= MANY_CHANNELS:  # copy runs of kw * c_prev (stride 1)
-        return windows.reshape(n * h_new * w_new, -1)
-    # Few channels: copy runs of w_new, (kh, kw, c_prev, n, h_new, w_new),
-    # and return the transposed view (BLAS multiplies it without a copy).
-    return windows.transpose(3, 4, 5, 0, 1, 2).reshape(
-        kh * kw * c_prev, -1).T
-
 
 def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
     """Forward propagation over a convolutional layer.
@@ -134,7 +35,9 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
     numpy.ndarray, shape (m, h_new, w_new, c_new)
         activation(Z), with h_new = (h_prev + 2 * ph - kh) // sh + 1,
         likewise w_new. float32 inputs give float32, float64 gives float64,
-        integers are computed in float64. The inputs are not modified.
+        integers are computed in float64 (float16 in float32, longdouble
+        in longdouble). The inputs are not modified; big-endian arrays are
+        accepted and give native-order results.
 
     Raises
     ------
@@ -145,11 +48,110 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
         On wrong dimensions, mismatched shapes, unknown padding, a stride
         below 1, or a kernel larger than the padded input.
     """
-    dtype = np.result_type(_compute_dtype("A_prev", A_prev),
-                           _compute_dtype("W", W), _compute_dtype("b", b))
+    dtype, work, (m, h_new, w_new, c_new), geometry = _check_conv_forward(
+        A_prev, W, b, activation, padding, stride)
+    kh, kw, c_prev, _ = W.shape
+    W_mat = W.reshape(-1, c_new).astype(work, copy=False)  # (K, c_new)
+    b_row = np.tile(b.reshape(c_new).astype(work), w_new)  # (w_new * c_new)
+    Z = np.empty((m, h_new, w_new, c_new), work)
+    # Z in chunks of images, or of output rows of one large image (see
+    # _chunks): the memory used stays bounded whatever the shapes.
+    row_bytes = w_new * (W_mat.shape[0] + c_new) * work.itemsize
+    for n0, n1, y0, y1 in _chunks(m, h_new, row_bytes, CHUNK_BYTES):
+        # the input these windows read, zero-padded: (n, span_h, span_w, c)
+        slab, step_h, step_w = _slab(A_prev, n0, n1, y0, y1, geometry, work)
+        windows = _window_matrix(slab, kh, kw, step_h, step_w)  # (.., K)
+        Z_chunk = Z[n0:n1, y0:y1]  # (n, rows, w_new, c_new), contiguous
+        # (n * rows * w_new, K) @ (K, c_new): every window times every kernel
+        _matmul(windows, W_mat, Z_chunk.reshape(-1, c_new))
+        Z_chunk.reshape(-1, w_new * c_new)[...] += b_row  # whole Z rows
+    return activation(Z.astype(dtype, copy=False))
+
+
+# The machinery below: argument checks, then how the windows are gathered.
+# Twins: _compute_dtype, _pair and _chunks are copied in 1-pool_forward.py,
+# 2-conv_backward.py and 3-pool_backward.py; _padding, _conv_geometry,
+# _axis, _slab and _window_matrix in 2-conv_backward.py (each task file
+# stands alone; tests/test_task_files.py keeps the copies identical).
+
+CHUNK_BYTES = 2 ** 19  # window matrix of a chunk of images: stays in cache
+LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
+CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
+# Multiply-adds per GEMM call. BLAS libraries run a GEMM this small on one
+# thread and split a larger one over the cores; when another process holds
+# a core the split waits for it. On the 2-core machine this was measured on,
+# busy, a 196 x 768 x 8 float32 GEMM took 11 ms split and 0.3 ms in blocks
+# of 2**18 to 2**20; LeNet-5's step ran as fast with 2**19 as before this
+# change. Where a block would be under GEMM_ROWS rows (a wide layer), one
+# GEMM per chunk instead: blocks of 1-2 rows ran 3-16x slower (7x7x64x64),
+# while 3x3x64x64 layers ran 2-3x faster in blocks of 14 rows.
+GEMM_MACS = 2 ** 19
+GEMM_ROWS = 8
+
+
+def _check_conv_forward(A_prev, W, b, activation, padding, stride):
+    """Check every argument; return (dtype, work dtype, Z's shape,
+    geometry)."""
+    shape, geometry = _conv_geometry(A_prev, W, b, padding, stride)
     if not callable(activation):
         raise TypeError("activation must be callable, got {}".format(
             type(activation).__name__))
+    dtype = np.result_type(_compute_dtype("A_prev", A_prev),
+                           _compute_dtype("W", W), _compute_dtype("b", b))
+    # float16 is computed in float32, so that sums are not float16 sums
+    return dtype, np.promote_types(dtype, np.float32), shape, geometry
+
+
+def _compute_dtype(name, array):
+    """Check that `array` is a real ndarray; return the dtype to compute in.
+
+    Twins: in all four task files 0-3."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError("{} must be a numpy.ndarray, got {}".format(
+            name, type(array).__name__))
+    if array.dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if array.dtype.kind != "f":
+        raise TypeError("{} must hold real numbers, got dtype {}".format(
+            name, array.dtype))
+    return array.dtype.newbyteorder("=")  # big-endian in, native out
+
+
+def _pair(name, value, low):
+    """Return `value` as a tuple of two ints >= low, else raise ValueError.
+
+    Twins: in all four task files 0-3."""
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            and v >= low for v in value)):
+        return int(value[0]), int(value[1])
+    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
+        name, low, value))
+
+
+def _padding(padding, h_prev, w_prev, kh, kw, sh, sw):
+    """Return (ph, pw): 'valid' -> 0, 'same' -> the course's symmetric rule.
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    if isinstance(padding, str) and padding == "valid":
+        return 0, 0
+    if isinstance(padding, str) and padding == "same":
+        ph = -(-((h_prev - 1) * sh + kh - h_prev) // 2)  # ceil(... / 2)
+        pw = -(-((w_prev - 1) * sw + kw - w_prev) // 2)
+        return max(ph, 0), max(pw, 0)
+    if isinstance(padding, str):
+        raise ValueError("padding must be 'same', 'valid' or (ph, pw), "
+                         "got {!r}".format(padding))
+    return _pair("padding", padding, 0)
+
+
+def _conv_geometry(A_prev, W, b, padding, stride):
+    """Check A_prev, W, b, padding and stride; return Z's shape (m, h_new,
+    w_new, c_new) and the geometry (kh, kw, sh, sw, ph, pw).
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    for name, array in (("A_prev", A_prev), ("W", W), ("b", b)):
+        _compute_dtype(name, array)
     if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
         raise ValueError("A_prev must have shape (m, h_prev, w_prev, c_prev) "
                          "with h_prev, w_prev, c_prev >= 1, got shape {}"
@@ -172,17 +174,109 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
                              A_prev.shape, ph, pw))
     h_new = (h_prev + 2 * ph - kh) // sh + 1
     w_new = (w_prev + 2 * pw - kw) // sw + 1
+    return (m, h_new, w_new, c_new), (kh, kw, sh, sw, ph, pw)
 
-    W_mat = W.reshape(kh * kw * c_prev, c_new).astype(dtype, copy=False)
-    Z = np.empty((m, h_new, w_new, c_new), dtype)
-    b_row = np.tile(b.reshape(c_new).astype(dtype), w_new)  # (w_new * c_new)
-    block, chunk = _blocks(h_new * w_new, W_mat.size,
-                           W_mat.shape[0] * dtype.itemsize)
-    for start in range(0, m, chunk):
-        A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
-        cols = _window_matrix(A_pad, kh, kw, sh, sw)
-        Z_chunk = Z[start:start + chunk]
-        # (n * h_new * w_new, kh * kw * c_prev) @ (kh * kw * c_prev, c_new)
-        _matmul(cols, W_mat, np.gcd(len(cols), block), Z_chunk)
-        Z_chunk.reshape(-1, w_new * c_new)[...] += b_row  # runs of a Z row
-    return activation(Z)
+
+def _chunks(m, h_new, row_bytes, budget):
+    """(n0, n1, y0, y1): images n0:n1, output rows y0:y1, covering the
+    batch in order, at `row_bytes` of work memory per output row. A chunk
+    is whole images, about `budget` bytes (at least one image), or rows of
+    one image when one image would need more than LIMIT_BYTES.
+
+    Twins: in all four task files 0-3."""
+    per_image = max(1, h_new * row_bytes)
+    if per_image <= LIMIT_BYTES:
+        images = max(1, budget // per_image)
+        for n0 in range(0, m, images):
+            yield n0, min(m, n0 + images), 0, h_new
+        return
+    rows = max(1, LIMIT_BYTES // max(1, row_bytes))
+    for n in range(m):
+        for y0 in range(0, h_new, rows):
+            yield n, n + 1, y0, min(h_new, y0 + rows)
+
+
+def _axis(size, k, s, p, lo, hi):
+    """Which padded positions outputs lo:hi read along one axis (input
+    `size`, kernel k, stride s, padding p): (span, step, segments).
+
+    The slab keeps `span` positions; output o's window starts at (o - lo)
+    * step in it. When windows overlap or touch (s <= k) that is the run of
+    positions they cover, step s; when they leave gaps (s > k) only their k
+    positions each, step k: padding no window reads is never built.
+    segments: (slab slice, input slice) pairs holding the input's values.
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    if s <= k:
+        first = lo * s - p  # input position of the slab's first element
+        a, b = max(0, first), min(size, (hi - 1) * s + k - p)
+        return ((hi - lo - 1) * s + k, s,
+                [(slice(a - first, b - first), slice(a, b))] if a < b else [])
+    segments = []
+    for i in range(k):  # tap i of every window: a strided run of the input
+        a = max(lo, -((i - p) // s))  # first o with o * s + i - p >= 0
+        b = min(hi, (size - 1 - i + p) // s + 1)
+        if a < b:
+            segments.append((slice((a - lo) * k + i, (b - lo - 1) * k + i + 1,
+                                   k),
+                             slice(a * s + i - p, (b - 1) * s + i - p + 1, s)))
+    return (hi - lo) * k, k, segments
+
+
+def _slab(A_prev, n0, n1, y0, y1, geometry, dtype):
+    """(slab, step_h, step_w): the zero-padded input of output rows y0:y1
+    of images n0:n1, only the positions their windows read (see _axis),
+    (n, span_h, span_w, c_prev) in dtype; window (y, x) starts at
+    (y * step_h, x * step_w).
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    kh, kw, sh, sw, ph, pw = geometry
+    m, h_prev, w_prev, c_prev = A_prev.shape
+    w_new = (w_prev + 2 * pw - kw) // sw + 1
+    span_h, step_h, rows = _axis(h_prev, kh, sh, ph, y0, y1)
+    span_w, step_w, columns = _axis(w_prev, kw, sw, pw, 0, w_new)
+    whole = [(slice(0, h_prev), slice(0, h_prev))], [
+        (slice(0, w_prev), slice(0, w_prev))]
+    if (rows, columns) == whole and A_prev.dtype == dtype:
+        return A_prev[n0:n1], step_h, step_w  # nothing to pad or convert
+    slab = np.zeros((n1 - n0, span_h, span_w, c_prev), dtype)
+    for slab_rows, A_rows in rows:
+        for slab_columns, A_columns in columns:
+            slab[:, slab_rows, slab_columns] = A_prev[n0:n1, A_rows, A_columns]
+    return slab, step_h, step_w
+
+
+def _window_matrix(slab, kh, kw, step_h, step_w):
+    """Every window of the slab (n, span_h, span_w, c_prev) as a row of a
+    (n * rows * w_new, K) matrix, K = kh * kw * c_prev, columns ordered like
+    W.reshape(K, c_new): one copy of a strided view.
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    n, span_h, span_w, c_prev = slab.shape
+    rows, w_new = (span_h - kh) // step_h + 1, (span_w - kw) // step_w + 1
+    s_n, s_h, s_w, s_c = slab.strides
+    # A view of all windows, no copy: (n, rows, w_new, kh, kw, c_prev)
+    windows = np.lib.stride_tricks.as_strided(
+        slab, (n, rows, w_new, kh, kw, c_prev),
+        (s_n, step_h * s_h, step_w * s_w, s_h, s_w, s_c), writeable=False)
+    if c_prev >= CHANNEL_LAST_FROM:  # copy runs of kw * c_prev
+        return windows.reshape(n * rows * w_new, -1)
+    # Few channels: copy runs of w_new, (kh, kw, c_prev, n, rows, w_new),
+    # and return the transposed view (BLAS multiplies it without a copy).
+    return windows.transpose(3, 4, 5, 0, 1, 2).reshape(
+        kh * kw * c_prev, -1).T
+
+
+def _matmul(a, b, out):
+    """out = a @ b for a (R, K), b (K, C) and a C-contiguous out (R, C), as
+    a stack of GEMMs of about GEMM_MACS multiply-adds each (see there)."""
+    (R, K), C = a.shape, b.shape[1]
+    block = GEMM_MACS // (K * C)  # rows per GEMM
+    if block < GEMM_ROWS:
+        block = max(1, R)
+    whole = R - R % block
+    if whole:
+        np.matmul(a[:whole].reshape(-1, block, K), b,
+                  out=out[:whole].reshape(-1, block, C))
+    if whole < R:
+        np.matmul(a[whole:], b, out=out[whole:])

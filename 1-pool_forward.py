@@ -2,43 +2,6 @@
 """Task 1: forward pass of a max or average pooling layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_BYTES = 2 ** 19  # row maxima (or sums) of one batch chunk: in cache
-
-
-def _compute_dtype(name, array):
-    """Check that `array` is a real ndarray; return the dtype to compute in."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError("{} must be a numpy.ndarray, got {}".format(
-            name, type(array).__name__))
-    if array.dtype.kind in "biu":
-        return np.dtype(np.float64)
-    if array.dtype.kind != "f":
-        raise TypeError("{} must hold real numbers, got dtype {}".format(
-            name, array.dtype))
-    return array.dtype
-
-
-def _pair(name, value, low):
-    """Return `value` as a tuple of two ints >= low, else raise ValueError."""
-    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-            and v >= low for v in value)):
-        return int(value[0]), int(value[1])
-    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
-        name, low, value))
-
-
-def _combine(reduce, parts, out):
-    """out = reduce(... reduce(parts[0], parts[1]) ..., parts[-1]): the
-    elementwise max or sum of equally shaped arrays, in out's dtype."""
-    if len(parts) == 1:
-        out[...] = parts[0]
-    else:
-        reduce(parts[0], parts[1], out=out, dtype=out.dtype)
-    for part in parts[2:]:
-        reduce(out, part, out=out)
-    return out
-
 
 def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
     """Forward propagation over a pooling layer (no padding).
@@ -62,8 +25,10 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
     -------
     numpy.ndarray, shape (m, h_new, w_new, c)
         h_new = (h_prev - kh) // sh + 1, likewise w_new. float32 gives
-        float32, float64 gives float64, integers are computed in float64.
-        A_prev is not modified.
+        float32, float64 gives float64, integers are computed in float64
+        (float16 averages are summed in float32). A window holding a NaN
+        pools to NaN under 'max' (as np.max; TensorFlow skips NaN). A_prev
+        is not modified; big-endian arrays give native-order results.
 
     Raises
     ------
@@ -73,7 +38,79 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
         On a wrong ndim, an unknown mode, a kernel or stride below 1, or a
         kernel larger than the input.
     """
+    dtype, work, (m, h_new, w_new, c), (kh, kw, sh, sw) = (
+        _check_pool_forward(A_prev, kernel_shape, stride, mode))
+    reduce = np.maximum if mode == "max" else np.add
+    out = np.empty((m, h_new, w_new, c), work)
+    # Windows are separable: first over the kh rows of every window, all
+    # columns, then over its kw columns; in chunks of images (or of output
+    # rows of one large image) whose row results stay in cache.
+    row_bytes = A_prev.shape[2] * c * work.itemsize  # one row of `rows`
+    for n0, n1, y0, y1 in _chunks(m, h_new, row_bytes, CHUNK_BYTES):
+        A = A_prev[n0:n1, y0 * sh:(y1 - 1) * sh + kh]  # rows these read
+        rows = _combine(reduce, [A[:, i:i + sh * (y1 - y0 - 1) + 1:sh]
+                                 for i in range(kh)],
+                        np.empty((n1 - n0, y1 - y0) + A.shape[2:], work))
+        # rows: (n, rows, w_prev, c) -> (n, rows, w_new, c)
+        _combine(reduce, [rows[:, :, j:j + sw * (w_new - 1) + 1:sw]
+                          for j in range(kw)], out[n0:n1, y0:y1])
+    if mode == "avg":
+        out /= kh * kw
+    return out.astype(dtype, copy=False)
+
+
+# The machinery below: argument checks and the reduction. Twins:
+# _compute_dtype, _pair and _chunks are copied in 0-conv_forward.py,
+# 2-conv_backward.py and 3-pool_backward.py; _pool_geometry in
+# 3-pool_backward.py (each task file stands alone;
+# tests/test_task_files.py keeps the copies identical).
+
+CHUNK_BYTES = 2 ** 19  # row maxima (or sums) of one chunk: stay in cache
+LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
+
+
+def _check_pool_forward(A_prev, kernel_shape, stride, mode):
+    """Check every argument; return (dtype, work dtype, output shape,
+    (kh, kw, sh, sw))."""
     dtype = _compute_dtype("A_prev", A_prev)
+    shape, geometry = _pool_geometry(A_prev, kernel_shape, stride, mode)
+    # float16 averages are summed in float32, not rounded at every add
+    work = np.promote_types(dtype, np.float32) if mode == "avg" else dtype
+    return dtype, work, shape, geometry
+
+
+def _compute_dtype(name, array):
+    """Check that `array` is a real ndarray; return the dtype to compute in.
+
+    Twins: in all four task files 0-3."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError("{} must be a numpy.ndarray, got {}".format(
+            name, type(array).__name__))
+    if array.dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if array.dtype.kind != "f":
+        raise TypeError("{} must hold real numbers, got dtype {}".format(
+            name, array.dtype))
+    return array.dtype.newbyteorder("=")  # big-endian in, native out
+
+
+def _pair(name, value, low):
+    """Return `value` as a tuple of two ints >= low, else raise ValueError.
+
+    Twins: in all four task files 0-3."""
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            and v >= low for v in value)):
+        return int(value[0]), int(value[1])
+    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
+        name, low, value))
+
+
+def _pool_geometry(A_prev, kernel_shape, stride, mode):
+    """Check A_prev's shape, kernel_shape, stride and mode; return the
+    output shape (m, h_new, w_new, c) and (kh, kw, sh, sw).
+
+    Twins: in 1-pool_forward.py and 3-pool_backward.py."""
     if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
         raise ValueError("A_prev must have shape (m, h_prev, w_prev, c) with "
                          "h_prev, w_prev, c >= 1, got shape {}".format(
@@ -89,20 +126,35 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
                                             A_prev.shape))
     h_new = (h_prev - kh) // sh + 1
     w_new = (w_prev - kw) // sw + 1
+    return (m, h_new, w_new, c), (kh, kw, sh, sw)
 
-    reduce = np.maximum if mode == "max" else np.add
-    out = np.empty((m, h_new, w_new, c), dtype)
-    # Windows are separable: first over the kh rows of every window, all
-    # columns, then over its kw columns. Batch chunks stay in cache.
-    chunk = max(1, CHUNK_BYTES // (h_new * w_prev * c * dtype.itemsize))
-    for start in range(0, m, chunk):
-        A = A_prev[start:start + chunk]
-        rows = _combine(reduce, [A[:, i:i + sh * (h_new - 1) + 1:sh]
-                                 for i in range(kh)],
-                        np.empty((len(A), h_new, w_prev, c), dtype))
-        # rows: (n, h_new, w_prev, c) -> (n, h_new, w_new, c)
-        _combine(reduce, [rows[:, :, j:j + sw * (w_new - 1) + 1:sw]
-                          for j in range(kw)], out[start:start + chunk])
-    if mode == "avg":
-        out /= kh * kw
+
+def _chunks(m, h_new, row_bytes, budget):
+    """(n0, n1, y0, y1): images n0:n1, output rows y0:y1, covering the
+    batch in order, at `row_bytes` of work memory per output row. A chunk
+    is whole images, about `budget` bytes (at least one image), or rows of
+    one image when one image would need more than LIMIT_BYTES.
+
+    Twins: in all four task files 0-3."""
+    per_image = max(1, h_new * row_bytes)
+    if per_image <= LIMIT_BYTES:
+        images = max(1, budget // per_image)
+        for n0 in range(0, m, images):
+            yield n0, min(m, n0 + images), 0, h_new
+        return
+    rows = max(1, LIMIT_BYTES // max(1, row_bytes))
+    for n in range(m):
+        for y0 in range(0, h_new, rows):
+            yield n, n + 1, y0, min(h_new, y0 + rows)
+
+
+def _combine(reduce, parts, out):
+    """out = reduce(... reduce(parts[0], parts[1]) ..., parts[-1]): the
+    elementwise max or sum of equally shaped arrays, in out's dtype."""
+    if len(parts) == 1:
+        out[...] = parts[0]
+    else:
+        reduce(parts[0], parts[1], out=out, dtype=out.dtype)
+    for part in parts[2:]:
+        reduce(out, part, out=out)
     return out

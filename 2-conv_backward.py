@@ -2,154 +2,6 @@
 """Task 2: backward pass of a 2-D convolutional layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_BYTES = 2 ** 21  # window matrix of one batch chunk: stays in cache
-GEMM_WORK = 2 ** 19  # multiply-adds per GEMM call: OpenBLAS uses one thread
-MANY_CHANNELS = 4  # from this c_prev on, window rows are copied channel-last
-PRODUCT_BYTES = 2 ** 22  # float32 products of one block (NumPy 1.x dW rule)
-# NumPy 1.x casts a float64 scalar to a float32 array's dtype (value-based
-# casting); NumPy 2 (NEP 50) does not. See _dW_float32_products.
-VALUE_BASED_CASTING = int(np.__version__.split(".")[0]) < 2
-
-
-def _compute_dtype(name, array):
-    """Check that `array` is a real ndarray; return the dtype to compute in."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError("{} must be a numpy.ndarray, got {}".format(
-            name, type(array).__name__))
-    if array.dtype.kind in "biu":
-        return np.dtype(np.float64)
-    if array.dtype.kind != "f":
-        raise TypeError("{} must hold real numbers, got dtype {}".format(
-            name, array.dtype))
-    return array.dtype
-
-
-def _pair(name, value, low):
-    """Return `value` as a tuple of two ints >= low, else raise ValueError."""
-    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-            and v >= low for v in value)):
-        return int(value[0]), int(value[1])
-    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
-        name, low, value))
-
-
-def _padding(padding, h_prev, w_prev, kh, kw, sh, sw):
-    """Return (ph, pw): 'valid' -> 0, 'same' -> the course's symmetric rule."""
-    if isinstance(padding, str) and padding == "valid":
-        return 0, 0
-    if isinstance(padding, str) and padding == "same":
-        ph = -(-((h_prev - 1) * sh + kh - h_prev) // 2)  # ceil(... / 2)
-        pw = -(-((w_prev - 1) * sw + kw - w_prev) // 2)
-        return max(ph, 0), max(pw, 0)
-    if isinstance(padding, str):
-        raise ValueError("padding must be 'same', 'valid' or (ph, pw), "
-                         "got {!r}".format(padding))
-    return _pair("padding", padding, 0)
-
-
-def _padded(A, ph, pw, dtype):
-    """A (n, h, w, c) in dtype with ph zero rows and pw zero columns on
-    each side: A itself when there is nothing to do."""
-    if ph == pw == 0 and A.dtype == dtype:
-        return A
-    n, h, w, c = A.shape
-    A_pad = np.empty((n, h + 2 * ph, w + 2 * pw, c), dtype)
-    A_pad[:, :ph] = A_pad[:, h + ph:] = 0
-    A_pad[:, :, :pw] = A_pad[:, :, w + pw:] = 0
-    A_pad[:, ph:h + ph, pw:w + pw] = A
-    return A_pad
-
-
-def _blocks(per_image, work_per_row, row_bytes):
-    """(block, chunk): rows per GEMM and images per batch chunk.
-
-    OpenBLAS runs a GEMM of at most GEMM_WORK multiply-adds on one thread;
-    a larger one on all of them, and on a busy machine waiting for a second
-    thread costs milliseconds per call. So small GEMMs go in stacks of
-    one-thread blocks of whole images, about CHUNK_BYTES of window matrix a
-    chunk; a layer whose GEMM for one image is larger gets one per chunk.
-    """
-    limit = max(1, GEMM_WORK // work_per_row)
-    rows = max(1, CHUNK_BYTES // row_bytes)
-    if per_image > limit:
-        chunk = max(1, rows // per_image)
-        return chunk * per_image, chunk
-    block = per_image * (limit // per_image)
-    return block, max(block, rows // block * block) // per_image
-
-
-def _window_matrix(A_pad, kh, kw, sh, sw):
-    """Every kh x kw window of A_pad (n, h_pad, w_pad, c_prev) as a row of a
-    (n * h_new * w_new, kh * kw * c_prev) matrix, columns ordered like
-    W.reshape(-1, c_new): one copy of a strided view."""
-    n, h_pad, w_pad, c_prev = A_pad.shape
-    h_new, w_new = (h_pad - kh) // sh + 1, (w_pad - kw) // sw + 1
-    s_n, s_h, s_w, s_c = A_pad.strides
-    # A view of all windows, no copy: (n, h_new, w_new, kh, kw, c_prev)
-    windows = np.lib.stride_tricks.as_strided(
-        A_pad, (n, h_new, w_new, kh, kw, c_prev),
-        (s_n, sh * s_h, sw * s_w, s_h, s_w, s_c), writeable=False)
-    if c_prev >= MANY_CHANNELS:  # copy runs of kw * c_prev (stride 1)
-        return windows.reshape(n * h_new * w_new, -1)
-    # Few channels: copy runs of w_new, (kh, kw, c_prev, n, h_new, w_new),
-    # and return the transposed view (BLAS multiplies it without a copy).
-    return windows.transpose(3, 4, 5, 0, 1, 2).reshape(
-        kh * kw * c_prev, -1).T
-
-
-def _dW_float32_products(cols, dZ_mat):
-    """dW (K, c_new) in float64 as sums of float32 products: each product
-    float32(window value * float32(dZ)), added up in float64.
-
-    This is what the straightforward loop answer (dW += A_window *
-    dZ[n, y, x, k]) computes under NumPy 1.x when A_prev is float32 and dZ
-    float64: value-based casting turns the float64 scalar into float32 and
-    multiplies in float32. Products of blocks of windows, PRODUCT_BYTES at a
-    time, keep the memory bounded.
-    """
-    K, c_new = cols.shape[1], dZ_mat.shape[1]
-    dZ32 = dZ_mat.astype(np.float32)
-    dW = np.zeros((K, c_new))
-    step = max(1, PRODUCT_BYTES // (4 * K * c_new))
-    for start in range(0, len(cols), step):
-        a = cols[start:start + step].astype(np.float32, copy=False)
-        # (rows, K, 1) * (rows, 1, c_new) -> (rows, K, c_new) float32
-        products = a[:, :, None] * dZ32[start:start + step, None, :]
-        dW += products.sum(axis=0, dtype=np.float64)
-    return dW
-
-
-def _input_gradient(dZ, W_mat, pad_shape, kh, kw, sh, sw):
-    """Gradient with respect to the padded input, (n, h_pad, w_pad, c_prev).
-
-    Lay the padded images out one after the other, row after row: window
-    (y, x) of image k starts at position q = k * h_pad * w_pad + y * sh *
-    w_pad + x * sw, and its tap (i, j) is at q + i * w_pad + j. With dZ
-    spread on that grid (zeros between), the gradient that tap (i, j) sends
-    back, for the whole chunk, is one run shifted by i * w_pad + j: added
-    channel-first, (c_prev, n * h_pad * w_pad) at a time.
-    """
-    n, h_pad, w_pad, c_prev = pad_shape
-    h_new, w_new, c_new = dZ.shape[1:]
-    size = h_pad * w_pad
-    grid = np.zeros((n, h_pad, w_pad, c_new), dZ.dtype)
-    grid[:, :sh * (h_new - 1) + 1:sh, :sw * (w_new - 1) + 1:sw] = dZ
-    # One-thread GEMMs (see _blocks) over groups of g images, written as
-    # (kh * kw * c_prev, n * size): (K, c_new) @ (n / g, c_new, g * size)
-    g = np.gcd(n, max(1, GEMM_WORK // (W_mat.size * size)))
-    taps = np.empty((kh, kw, c_prev, n, size), dZ.dtype)
-    np.matmul(W_mat, grid.reshape(n // g, g * size, c_new).transpose(0, 2, 1),
-              out=taps.reshape(-1, n // g, g * size).transpose(1, 0, 2))
-    dA_flat = np.zeros((c_prev, (n + 1) * size), dZ.dtype)  # room to shift
-    for i in range(kh):
-        for j in range(kw):
-            shift = i * w_pad + j
-            target = dA_flat[:, shift:shift + n * size]  # (c_prev, n * size)
-            target += taps[i, j].reshape(c_prev, -1)
-    return dA_flat[:, :n * size].reshape(c_prev, n, h_pad, w_pad).transpose(
-        1, 2, 3, 0)
-
 
 def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
     """Back propagation over a convolutional layer.
@@ -183,7 +35,9 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         Gradients shaped like A_prev, W and b. dZ must have the forward
         output shape, h_new = (h_prev + 2 * ph - kh) // sh + 1, likewise
         w_new. float32 inputs give float32, float64 gives float64, integers
-        are computed in float64. The inputs are not modified.
+        are computed in float64 (float16 in float32, longdouble in
+        longdouble). The inputs are not modified; big-endian arrays are
+        accepted and give native-order results.
         One exception keeps NumPy 1.x's published results: under NumPy
         older than 2, with A_prev float32 and dZ float64, each product
         A_pad value * float32(dZ value) of dW is rounded to float32 and the
@@ -201,12 +55,128 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         On wrong dimensions, mismatched shapes (dZ included), unknown
         padding, a stride below 1, or a kernel larger than the padded input.
     """
-    dtype = np.result_type(_compute_dtype("dZ", dZ),
-                           _compute_dtype("A_prev", A_prev),
-                           _compute_dtype("W", W))
-    _compute_dtype("b", b)
-    float32_products = (VALUE_BASED_CASTING and A_prev.dtype == np.float32
-                        and dZ.dtype == np.float64)
+    dtype, work, float32_products, geometry = _check_conv_backward(
+        dZ, A_prev, W, b, padding, stride)
+    (m, h_new, w_new, c_new), (kh, kw, c_prev, _) = dZ.shape, W.shape
+    W_mat = W.reshape(-1, c_new).astype(work, copy=False)  # (K, c_new)
+    dA_prev = np.zeros(A_prev.shape, work)
+    dW = np.zeros(W_mat.shape, work)  # (K, c_new), K = kh * kw * c_prev
+    db = np.zeros(c_new, np.promote_types(work, np.float64))  # exact sums
+    # work memory per output row: windows, their gradients, dZ
+    row_bytes = w_new * (2 * W_mat.shape[0] + c_new) * work.itemsize
+    for n0, n1, y0, y1 in _chunks(m, h_new, row_bytes, CHUNK_BYTES):
+        # the input these windows read, zero-padded: (n, span_h, span_w, c)
+        slab, step_h, step_w = _slab(A_prev, n0, n1, y0, y1, geometry, work)
+        windows = _window_matrix(slab, kh, kw, step_h, step_w)  # (R, K)
+        dZ_mat = dZ[n0:n1, y0:y1].reshape(-1, c_new).astype(
+            work, copy=False)  # (R, c_new), R = n * rows * w_new windows
+        db += dZ_mat.sum(axis=0, dtype=db.dtype)  # (c_new,)
+        if float32_products:  # NumPy 1.x's loop answer (see the docstring)
+            dW += _dW_float32_products(windows, dZ_mat)
+        else:  # (K, R) @ (R, c_new)
+            dW += _matmul_sum(windows.T, dZ_mat)
+        # what each window sends back, tap-major: (K, c_new) @ (c_new, R)
+        d_windows = _matmul_by_rows(W_mat, dZ_mat)
+        _add_windows(dA_prev, d_windows, n0, n1, y0, y1, geometry)
+    return (dA_prev.astype(dtype, copy=False),
+            dW.reshape(W.shape).astype(dtype, copy=False),
+            db.astype(dtype).reshape(1, 1, 1, c_new))
+
+
+# The machinery below: argument checks, how the windows are gathered, and
+# how their gradients go back. Twins: _compute_dtype, _pair and _chunks
+# are copied in 0-conv_forward.py, 1-pool_forward.py and 3-pool_backward.py;
+# _padding, _conv_geometry, _axis, _slab and _window_matrix in
+# 0-conv_forward.py (each task file stands alone; tests/test_task_files.py
+# keeps the copies identical).
+
+CHUNK_BYTES = 2 ** 21  # window matrix of a chunk of images: stays in cache
+LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
+CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
+# Multiply-adds per GEMM call. BLAS libraries run a GEMM this small on one
+# thread and split a larger one over the cores; when another process holds
+# a core the split waits for it. On the 2-core machine this was measured on,
+# busy, a 196 x 768 x 8 float32 GEMM took 11 ms split and 0.3 ms in blocks
+# of 2**18 to 2**20; LeNet-5's step ran as fast with 2**19 as before this
+# change. Where a block would be under GEMM_ROWS rows (a wide layer), one
+# GEMM per chunk instead: blocks of 1-2 rows ran 3-16x slower (7x7x64x64),
+# while 3x3x64x64 layers ran 2-3x faster in blocks of 14 rows.
+GEMM_MACS = 2 ** 19
+GEMM_ROWS = 8
+PARTIAL_BYTES = 2 ** 20  # partial dW of one stack of GEMMs, summed after
+PRODUCT_BYTES = 2 ** 22  # float32 products of one block (NumPy 1.x dW rule)
+# NumPy 1.x casts a float64 scalar to a float32 array's dtype (value-based
+# casting); NumPy 2 (NEP 50) does not. See _dW_float32_products.
+VALUE_BASED_CASTING = int(np.__version__.split(".")[0]) < 2
+
+
+def _check_conv_backward(dZ, A_prev, W, b, padding, stride):
+    """Check every argument; return (dtype, work dtype, whether dW takes
+    NumPy 1.x's float32 products, geometry)."""
+    shape, geometry = _conv_geometry(A_prev, W, b, padding, stride)
+    dZ_dtype = _compute_dtype("dZ", dZ)
+    if dZ.shape != shape:
+        raise ValueError("dZ must have the forward output shape {}, got {}"
+                         .format(shape, dZ.shape))
+    A_dtype = _compute_dtype("A_prev", A_prev)
+    dtype = np.result_type(dZ_dtype, A_dtype, _compute_dtype("W", W))
+    float32_products = (VALUE_BASED_CASTING and A_dtype == np.float32
+                        and dZ_dtype == np.float64)
+    # float16 is computed in float32, so that sums are not float16 sums
+    return (dtype, np.promote_types(dtype, np.float32), float32_products,
+            geometry)
+
+
+def _compute_dtype(name, array):
+    """Check that `array` is a real ndarray; return the dtype to compute in.
+
+    Twins: in all four task files 0-3."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError("{} must be a numpy.ndarray, got {}".format(
+            name, type(array).__name__))
+    if array.dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if array.dtype.kind != "f":
+        raise TypeError("{} must hold real numbers, got dtype {}".format(
+            name, array.dtype))
+    return array.dtype.newbyteorder("=")  # big-endian in, native out
+
+
+def _pair(name, value, low):
+    """Return `value` as a tuple of two ints >= low, else raise ValueError.
+
+    Twins: in all four task files 0-3."""
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            and v >= low for v in value)):
+        return int(value[0]), int(value[1])
+    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
+        name, low, value))
+
+
+def _padding(padding, h_prev, w_prev, kh, kw, sh, sw):
+    """Return (ph, pw): 'valid' -> 0, 'same' -> the course's symmetric rule.
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    if isinstance(padding, str) and padding == "valid":
+        return 0, 0
+    if isinstance(padding, str) and padding == "same":
+        ph = -(-((h_prev - 1) * sh + kh - h_prev) // 2)  # ceil(... / 2)
+        pw = -(-((w_prev - 1) * sw + kw - w_prev) // 2)
+        return max(ph, 0), max(pw, 0)
+    if isinstance(padding, str):
+        raise ValueError("padding must be 'same', 'valid' or (ph, pw), "
+                         "got {!r}".format(padding))
+    return _pair("padding", padding, 0)
+
+
+def _conv_geometry(A_prev, W, b, padding, stride):
+    """Check A_prev, W, b, padding and stride; return Z's shape (m, h_new,
+    w_new, c_new) and the geometry (kh, kw, sh, sw, ph, pw).
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    for name, array in (("A_prev", A_prev), ("W", W), ("b", b)):
+        _compute_dtype(name, array)
     if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
         raise ValueError("A_prev must have shape (m, h_prev, w_prev, c_prev) "
                          "with h_prev, w_prev, c_prev >= 1, got shape {}"
@@ -229,32 +199,180 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
                              A_prev.shape, ph, pw))
     h_new = (h_prev + 2 * ph - kh) // sh + 1
     w_new = (w_prev + 2 * pw - kw) // sw + 1
-    if dZ.shape != (m, h_new, w_new, c_new):
-        raise ValueError("dZ must have the forward output shape {}, got {}"
-                         .format((m, h_new, w_new, c_new), dZ.shape))
+    return (m, h_new, w_new, c_new), (kh, kw, sh, sw, ph, pw)
 
-    W = W.astype(dtype, copy=False)
-    W_mat = W.reshape(kh * kw * c_prev, c_new)
-    dA_prev = np.zeros((m, h_prev, w_prev, c_prev), dtype)
-    dW = np.zeros((kh * kw * c_prev, c_new), dtype)
-    db = np.zeros(c_new)  # summed in float64: exact to float32 rounding
-    block, chunk = _blocks(h_new * w_new, W_mat.size,
-                           W_mat.shape[0] * dtype.itemsize)
-    for start in range(0, m, chunk):
-        A_pad = _padded(A_prev[start:start + chunk], ph, pw, dtype)
-        n = A_pad.shape[0]
-        dZ_mat = dZ[start:start + n].reshape(-1, c_new).astype(dtype,
-                                                               copy=False)
-        db += np.einsum("rk->k", dZ_mat, dtype=np.float64)  # column sums
-        cols = _window_matrix(A_pad, kh, kw, sh, sw)
-        rows = np.gcd(len(cols), block)
-        if float32_products:  # NumPy 1.x's loop answer (see the docstring)
-            dW += _dW_float32_products(cols, dZ_mat)
-        else:  # dW: (kh * kw * c_prev, c_new), summed over blocks of windows
-            dW += np.matmul(cols.reshape(-1, rows, W_mat.shape[0]).transpose(
-                0, 2, 1), dZ_mat.reshape(-1, rows, c_new)).sum(axis=0)
-        dA_pad = _input_gradient(dZ_mat.reshape(n, h_new, w_new, c_new),
-                                 W_mat, A_pad.shape, kh, kw, sh, sw)
-        dA_prev[start:start + n] = dA_pad[:, ph:ph + h_prev, pw:pw + w_prev]
-    return (dA_prev, dW.reshape(W.shape),
-            db.astype(dtype).reshape(1, 1, 1, c_new))
+
+def _chunks(m, h_new, row_bytes, budget):
+    """(n0, n1, y0, y1): images n0:n1, output rows y0:y1, covering the
+    batch in order, at `row_bytes` of work memory per output row. A chunk
+    is whole images, about `budget` bytes (at least one image), or rows of
+    one image when one image would need more than LIMIT_BYTES.
+
+    Twins: in all four task files 0-3."""
+    per_image = max(1, h_new * row_bytes)
+    if per_image <= LIMIT_BYTES:
+        images = max(1, budget // per_image)
+        for n0 in range(0, m, images):
+            yield n0, min(m, n0 + images), 0, h_new
+        return
+    rows = max(1, LIMIT_BYTES // max(1, row_bytes))
+    for n in range(m):
+        for y0 in range(0, h_new, rows):
+            yield n, n + 1, y0, min(h_new, y0 + rows)
+
+
+def _axis(size, k, s, p, lo, hi):
+    """Which padded positions outputs lo:hi read along one axis (input
+    `size`, kernel k, stride s, padding p): (span, step, segments).
+
+    The slab keeps `span` positions; output o's window starts at (o - lo)
+    * step in it. When windows overlap or touch (s <= k) that is the run of
+    positions they cover, step s; when they leave gaps (s > k) only their k
+    positions each, step k: padding no window reads is never built.
+    segments: (slab slice, input slice) pairs holding the input's values.
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    if s <= k:
+        first = lo * s - p  # input position of the slab's first element
+        a, b = max(0, first), min(size, (hi - 1) * s + k - p)
+        return ((hi - lo - 1) * s + k, s,
+                [(slice(a - first, b - first), slice(a, b))] if a < b else [])
+    segments = []
+    for i in range(k):  # tap i of every window: a strided run of the input
+        a = max(lo, -((i - p) // s))  # first o with o * s + i - p >= 0
+        b = min(hi, (size - 1 - i + p) // s + 1)
+        if a < b:
+            segments.append((slice((a - lo) * k + i, (b - lo - 1) * k + i + 1,
+                                   k),
+                             slice(a * s + i - p, (b - 1) * s + i - p + 1, s)))
+    return (hi - lo) * k, k, segments
+
+
+def _slab(A_prev, n0, n1, y0, y1, geometry, dtype):
+    """(slab, step_h, step_w): the zero-padded input of output rows y0:y1
+    of images n0:n1, only the positions their windows read (see _axis),
+    (n, span_h, span_w, c_prev) in dtype; window (y, x) starts at
+    (y * step_h, x * step_w).
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    kh, kw, sh, sw, ph, pw = geometry
+    m, h_prev, w_prev, c_prev = A_prev.shape
+    w_new = (w_prev + 2 * pw - kw) // sw + 1
+    span_h, step_h, rows = _axis(h_prev, kh, sh, ph, y0, y1)
+    span_w, step_w, columns = _axis(w_prev, kw, sw, pw, 0, w_new)
+    whole = [(slice(0, h_prev), slice(0, h_prev))], [
+        (slice(0, w_prev), slice(0, w_prev))]
+    if (rows, columns) == whole and A_prev.dtype == dtype:
+        return A_prev[n0:n1], step_h, step_w  # nothing to pad or convert
+    slab = np.zeros((n1 - n0, span_h, span_w, c_prev), dtype)
+    for slab_rows, A_rows in rows:
+        for slab_columns, A_columns in columns:
+            slab[:, slab_rows, slab_columns] = A_prev[n0:n1, A_rows, A_columns]
+    return slab, step_h, step_w
+
+
+def _window_matrix(slab, kh, kw, step_h, step_w):
+    """Every window of the slab (n, span_h, span_w, c_prev) as a row of a
+    (n * rows * w_new, K) matrix, K = kh * kw * c_prev, columns ordered like
+    W.reshape(K, c_new): one copy of a strided view.
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    n, span_h, span_w, c_prev = slab.shape
+    rows, w_new = (span_h - kh) // step_h + 1, (span_w - kw) // step_w + 1
+    s_n, s_h, s_w, s_c = slab.strides
+    # A view of all windows, no copy: (n, rows, w_new, kh, kw, c_prev)
+    windows = np.lib.stride_tricks.as_strided(
+        slab, (n, rows, w_new, kh, kw, c_prev),
+        (s_n, step_h * s_h, step_w * s_w, s_h, s_w, s_c), writeable=False)
+    if c_prev >= CHANNEL_LAST_FROM:  # copy runs of kw * c_prev
+        return windows.reshape(n * rows * w_new, -1)
+    # Few channels: copy runs of w_new, (kh, kw, c_prev, n, rows, w_new),
+    # and return the transposed view (BLAS multiplies it without a copy).
+    return windows.transpose(3, 4, 5, 0, 1, 2).reshape(
+        kh * kw * c_prev, -1).T
+
+
+def _matmul_sum(a, b):
+    """a @ b for a (K, R), b (R, C): a sum over R, in GEMMs of about
+    GEMM_MACS multiply-adds over blocks of R, stacked so that their partial
+    results take PARTIAL_BYTES at most, then added."""
+    (K, R), C = a.shape, b.shape[1]
+    total = np.zeros((K, C), np.result_type(a, b))
+    block = GEMM_MACS // (K * C)  # R per GEMM
+    if block < GEMM_ROWS:
+        block = max(1, R)
+    stack = block * max(1, PARTIAL_BYTES // (K * C * total.itemsize))
+    for start in range(0, R, stack):
+        part_a, part_b = a[:, start:start + stack], b[start:start + stack]
+        whole = part_b.shape[0] - part_b.shape[0] % block
+        if whole:  # (whole / block, K, block) @ (whole / block, block, C)
+            total += np.matmul(part_a[:, :whole].reshape(
+                K, -1, block).transpose(1, 0, 2), part_b[:whole].reshape(
+                    -1, block, C)).sum(axis=0)
+        if whole < part_b.shape[0]:
+            total += part_a[:, whole:] @ part_b[whole:]
+    return total
+
+
+def _matmul_by_rows(a, b):
+    """a @ b.T for a (K, C), b (R, C), as (K, R), in GEMMs of about
+    GEMM_MACS multiply-adds over blocks of b's rows."""
+    (K, C), R = a.shape, b.shape[0]
+    out = np.empty((K, R), np.result_type(a, b))
+    block = GEMM_MACS // (K * C)  # columns of out per GEMM
+    if block < GEMM_ROWS:
+        block = max(1, R)
+    whole = R - R % block
+    if whole:  # (K, C) @ (R / block, C, block) -> (R / block, K, block)
+        np.matmul(a, b[:whole].reshape(-1, block, C).transpose(0, 2, 1),
+                  out=out[:, :whole].reshape(K, -1, block).transpose(1, 0, 2))
+    if whole < R:
+        np.matmul(a, b[whole:].T, out=out[:, whole:])
+    return out
+
+
+def _add_windows(dA_prev, d_windows, n0, n1, y0, y1, geometry):
+    """dA_prev[n0:n1] += what the windows of output rows y0:y1 send back:
+    d_windows (K, n * rows * w_new), K ordered (kh, kw, c_prev).
+
+    Tap by tap into a zero slab laid out like _slab's but channel-first,
+    (c_prev, n, span_h, span_w), so that each add runs along w_new; then
+    the slab's input positions into dA_prev (its padding is dropped)."""
+    kh, kw, sh, sw, ph, pw = geometry
+    m, h_prev, w_prev, c_prev = dA_prev.shape
+    w_new = (w_prev + 2 * pw - kw) // sw + 1
+    span_h, step_h, rows = _axis(h_prev, kh, sh, ph, y0, y1)
+    span_w, step_w, columns = _axis(w_prev, kw, sw, pw, 0, w_new)
+    n = n1 - n0
+    d_windows = d_windows.reshape(kh, kw, c_prev, n, y1 - y0, w_new)
+    d_slab = np.zeros((c_prev, n, span_h, span_w), dA_prev.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            d_slab[:, :, i:i + step_h * (y1 - y0 - 1) + 1:step_h,
+                   j:j + step_w * (w_new - 1) + 1:step_w] += d_windows[i, j]
+    for slab_rows, A_rows in rows:
+        for slab_columns, A_columns in columns:
+            dA_prev[n0:n1, A_rows, A_columns] += d_slab[
+                :, :, slab_rows, slab_columns].transpose(1, 2, 3, 0)
+
+
+def _dW_float32_products(cols, dZ_mat):
+    """dW (K, c_new) in float64 as sums of float32 products: each product
+    float32(window value * float32(dZ)), added up in float64.
+
+    This is what the straightforward loop answer (dW += A_window *
+    dZ[n, y, x, k]) computes under NumPy 1.x when A_prev is float32 and dZ
+    float64: value-based casting turns the float64 scalar into float32 and
+    multiplies in float32. Products of blocks of windows, PRODUCT_BYTES at a
+    time, keep the memory bounded.
+    """
+    K, c_new = cols.shape[1], dZ_mat.shape[1]
+    dZ32 = dZ_mat.astype(np.float32)
+    dW = np.zeros((K, c_new))
+    step = max(1, PRODUCT_BYTES // (4 * K * c_new))
+    for start in range(0, len(cols), step):
+        a = cols[start:start + step].astype(np.float32, copy=False)
+        # (rows, K, 1) * (rows, 1, c_new) -> (rows, K, c_new) float32
+        products = a[:, :, None] * dZ32[start:start + step, None, :]
+        dW += products.sum(axis=0, dtype=np.float64)
+    return dW

@@ -2,31 +2,6 @@
 """Task 3: backward pass of a max or average pooling layer (NHWC) in NumPy."""
 import numpy as np
 
-CHUNK_BYTES = 2 ** 19  # input gradient of one batch chunk: stays in cache
-
-
-def _compute_dtype(name, array):
-    """Check that `array` is a real ndarray; return the dtype to compute in."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError("{} must be a numpy.ndarray, got {}".format(
-            name, type(array).__name__))
-    if array.dtype.kind in "biu":
-        return np.dtype(np.float64)
-    if array.dtype.kind != "f":
-        raise TypeError("{} must hold real numbers, got dtype {}".format(
-            name, array.dtype))
-    return array.dtype
-
-
-def _pair(name, value, low):
-    """Return `value` as a tuple of two ints >= low, else raise ValueError."""
-    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-            and v >= low for v in value)):
-        return int(value[0]), int(value[1])
-    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
-        name, low, value))
-
 
 def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
     """Back propagation over a pooling layer (no padding).
@@ -34,8 +9,14 @@ def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
     Window (y, x) covers A_prev[n, y*sh : y*sh + kh, x*sw : x*sw + kw, c].
     'max': every element equal to its window's maximum receives the full
     dA[n, y, x, c] (ties all receive it, as the published exercise output
-    does). 'avg': every element of the window receives dA / (kh * kw).
-    Gradients from overlapping windows add up.
+    does) and the others receive nothing (an inf gradient stays inf there
+    and 0 elsewhere). A window holding a NaN has the maximum NaN (as
+    np.max and task 1): its NaN elements receive its gradient, the others
+    nothing. TensorFlow skips NaN in the forward pass and sends the
+    gradient to its first element if that is NaN, else to the maximum of
+    the rest; we keep NumPy's NaN so that the gradient follows our forward
+    pass and a NaN is never hidden. 'avg': every element of the window
+    receives dA / (kh * kw). Gradients from overlapping windows add up.
 
     Parameters
     ----------
@@ -56,7 +37,8 @@ def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
         dA_prev, the gradient with respect to A_prev. dA must have the
         forward output shape, h_new = (h_prev - kh) // sh + 1, likewise
         w_new. float32 gives float32, float64 gives float64, integers are
-        computed in float64. The inputs are not modified.
+        computed in float64 (float16 in float32). The inputs are
+        not modified; big-endian arrays give native-order results.
 
     Raises
     ------
@@ -67,8 +49,79 @@ def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
         unknown mode, a kernel or stride below 1, or a kernel larger than
         the input.
     """
+    dtype, work, (kh, kw, sh, sw) = _check_pool_backward(
+        dA, A_prev, kernel_shape, stride, mode)
+    m, h_new, w_new, c = dA.shape
+    dA_prev = np.zeros(A_prev.shape, work)
+    # In chunks of images (or of output rows of one large image) that stay
+    # in cache; an output row's windows read sh rows of A_prev (kh at most).
+    row_bytes = max(sh, kh) * A_prev.shape[2] * c * work.itemsize
+    for n0, n1, y0, y1 in _chunks(m, h_new, row_bytes, CHUNK_BYTES):
+        rows = slice(y0 * sh, (y1 - 1) * sh + kh)  # rows of A_prev read
+        A, target = A_prev[n0:n1, rows], dA_prev[n0:n1, rows]
+        grad = dA[n0:n1, y0:y1]  # (n, rows, w_new, c)
+        if mode == "avg":
+            _spread_averages(target, grad, kh, kw, sh, sw)
+        else:
+            _send_to_maxima(target, grad, A, kh, kw, sh, sw)
+    return dA_prev.astype(dtype, copy=False)
+
+
+# The machinery below: argument checks and the two gradients. Twins:
+# _compute_dtype, _pair and _chunks are copied in 0-conv_forward.py,
+# 1-pool_forward.py and 2-conv_backward.py; _pool_geometry in
+# 1-pool_forward.py (each task file stands alone;
+# tests/test_task_files.py keeps the copies identical).
+
+CHUNK_BYTES = 2 ** 19  # input gradient of one chunk: stays in cache
+LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
+
+
+def _check_pool_backward(dA, A_prev, kernel_shape, stride, mode):
+    """Check every argument; return (dtype, work dtype, (kh, kw, sh, sw))."""
     dtype = np.result_type(_compute_dtype("dA", dA),
                            _compute_dtype("A_prev", A_prev))
+    shape, geometry = _pool_geometry(A_prev, kernel_shape, stride, mode)
+    if dA.shape != shape:
+        raise ValueError("dA must have the forward output shape {}, got {}"
+                         .format(shape, dA.shape))
+    # float16 is computed in float32: overlapping windows' gradients and
+    # the average's shares are sums, not rounded to float16 at every add
+    return dtype, np.promote_types(dtype, np.float32), geometry
+
+
+def _compute_dtype(name, array):
+    """Check that `array` is a real ndarray; return the dtype to compute in.
+
+    Twins: in all four task files 0-3."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError("{} must be a numpy.ndarray, got {}".format(
+            name, type(array).__name__))
+    if array.dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if array.dtype.kind != "f":
+        raise TypeError("{} must hold real numbers, got dtype {}".format(
+            name, array.dtype))
+    return array.dtype.newbyteorder("=")  # big-endian in, native out
+
+
+def _pair(name, value, low):
+    """Return `value` as a tuple of two ints >= low, else raise ValueError.
+
+    Twins: in all four task files 0-3."""
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            and v >= low for v in value)):
+        return int(value[0]), int(value[1])
+    raise ValueError("{} must be a pair of ints >= {}, got {!r}".format(
+        name, low, value))
+
+
+def _pool_geometry(A_prev, kernel_shape, stride, mode):
+    """Check A_prev's shape, kernel_shape, stride and mode; return the
+    output shape (m, h_new, w_new, c) and (kh, kw, sh, sw).
+
+    Twins: in 1-pool_forward.py and 3-pool_backward.py."""
     if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
         raise ValueError("A_prev must have shape (m, h_prev, w_prev, c) with "
                          "h_prev, w_prev, c >= 1, got shape {}".format(
@@ -84,45 +137,72 @@ def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
                                             A_prev.shape))
     h_new = (h_prev - kh) // sh + 1
     w_new = (w_prev - kw) // sw + 1
-    if dA.shape != (m, h_new, w_new, c):
-        raise ValueError("dA must have the forward output shape {}, got {}"
-                         .format((m, h_new, w_new, c), dA.shape))
+    return (m, h_new, w_new, c), (kh, kw, sh, sw)
 
-    def window(array, i, j):
-        """View of element (i, j) of every window, (n, h_new, w_new, c)."""
-        return array[:, i:i + sh * (h_new - 1) + 1:sh,
-                     j:j + sw * (w_new - 1) + 1:sw]
 
-    dA_prev = np.zeros((m, h_prev, w_prev, c), dtype)
-    overlap = sh < kh or sw < kw  # else each element is in one window at most
-    chunk = max(1, CHUNK_BYTES // (h_prev * w_prev * c * dtype.itemsize))
-    for start in range(0, m, chunk):  # batch chunks that stay in cache
-        A, grad = A_prev[start:start + chunk], dA[start:start + chunk]
-        target = dA_prev[start:start + chunk]
-        if mode == "avg":
-            # The sum is separable, so is its gradient: each window's share
-            # over its kw columns, (n, h_new, w_prev, c), then its kh rows.
-            share = np.zeros((len(A), h_new, w_prev, c), dtype)
-            for j in range(kw):
-                np.add(share[:, :, j:j + sw * (w_new - 1) + 1:sw], grad,
-                       out=share[:, :, j:j + sw * (w_new - 1) + 1:sw])
-            share /= kh * kw
-            for i in range(kh):
-                target[:, i:i + sh * (h_new - 1) + 1:sh] += share
-            continue
-        # Max: the window maxima (n, h_new, w_new, c), then every element
-        # equal to its window's maximum receives the window's gradient.
-        maxima = window(A, 0, 0).astype(dtype)
-        for i in range(kh):
-            for j in range(kw):
-                np.maximum(maxima, window(A, i, j), out=maxima)
-        for i in range(kh):
-            for j in range(kw):
-                hit = window(A, i, j) == maxima  # (n, h_new, w_new, c) bool
-                if overlap:
-                    window(target, i, j)[...] += np.multiply(hit, grad,
-                                                             dtype=dtype)
-                else:
-                    np.multiply(hit, grad, out=window(target, i, j),
-                                dtype=dtype)
-    return dA_prev
+def _chunks(m, h_new, row_bytes, budget):
+    """(n0, n1, y0, y1): images n0:n1, output rows y0:y1, covering the
+    batch in order, at `row_bytes` of work memory per output row. A chunk
+    is whole images, about `budget` bytes (at least one image), or rows of
+    one image when one image would need more than LIMIT_BYTES.
+
+    Twins: in all four task files 0-3."""
+    per_image = max(1, h_new * row_bytes)
+    if per_image <= LIMIT_BYTES:
+        images = max(1, budget // per_image)
+        for n0 in range(0, m, images):
+            yield n0, min(m, n0 + images), 0, h_new
+        return
+    rows = max(1, LIMIT_BYTES // max(1, row_bytes))
+    for n in range(m):
+        for y0 in range(0, h_new, rows):
+            yield n, n + 1, y0, min(h_new, y0 + rows)
+
+
+def _window(array, i, j, h_new, w_new, sh, sw):
+    """View of element (i, j) of every window, (n, h_new, w_new, c)."""
+    return array[:, i:i + sh * (h_new - 1) + 1:sh,
+                 j:j + sw * (w_new - 1) + 1:sw]
+
+
+def _spread_averages(target, grad, kh, kw, sh, sw):
+    """target += each window's grad / (kh * kw) on each of its elements.
+
+    The sum is separable, so is its gradient: each window's share over its
+    kw columns, (n, h_new, w_prev, c), then over its kh rows."""
+    n, h_new, w_new, c = grad.shape
+    share = np.zeros((n, h_new, target.shape[2], c), target.dtype)
+    for j in range(kw):
+        columns = share[:, :, j:j + sw * (w_new - 1) + 1:sw]
+        np.add(columns, grad, out=columns)
+    share /= kh * kw
+    for i in range(kh):
+        target[:, i:i + sh * (h_new - 1) + 1:sh] += share
+
+
+def _send_to_maxima(target, grad, A, kh, kw, sh, sw):
+    """target += each window's grad on the elements equal to its maximum.
+
+    The window maxima (n, h_new, w_new, c) are NaN where a window holds
+    one; its NaN elements then count as the maximum. Only the hits receive
+    anything (np.copyto / np.add with where=), so an inf gradient never
+    turns into NaN (0 * inf) on the other elements."""
+    n, h_new, w_new, c = grad.shape
+    maxima = _window(A, 0, 0, h_new, w_new, sh, sw).astype(target.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            np.maximum(maxima, _window(A, i, j, h_new, w_new, sh, sw),
+                       out=maxima)
+    nan = np.isnan(maxima).any()
+    overlap = sh < kh or sw < kw  # else each element is in one window
+    for i in range(kh):
+        for j in range(kw):
+            element = _window(A, i, j, h_new, w_new, sh, sw)
+            hit = element == maxima  # (n, h_new, w_new, c) bool
+            if nan:
+                hit |= np.isnan(element)
+            place = _window(target, i, j, h_new, w_new, sh, sw)
+            if overlap:
+                np.add(place, grad, out=place, where=hit)
+            else:
+                np.copyto(place, grad, where=hit)

@@ -1,15 +1,25 @@
 #!/usr/bin/env python3
 """Speed and memory of tasks 0-3 against TensorFlow and plain-loop code.
 
-    python benchmarks/layers.py              # speed table (a minute or two)
+    python benchmarks/layers.py              # both speed tables (a few minutes)
     python benchmarks/layers.py --memory     # peak memory, 50,000 images
     python benchmarks/layers.py --quick      # tiny workloads, a smoke test
 
-Every workload is checked first: TensorFlow's result and the loop
-reference's must agree with ours. Then ours, TensorFlow and the loops run in
-turn, round after round, in this one process, so that a load that comes and
-goes hits all three alike; the table shows medians and their ratios.
-TensorFlow runs with its defaults (oneDNN on, all cores) inside tf.function.
+Two tables. The first times the standard workloads (LeNet-5's layers and a
+wider one); the second, "shapes that punish shortcuts", times shapes where
+cost can stop following the work (a kernel as large as the image, strided
+patches, 'same' padding with a large stride that no window mostly reads,
+one image whose windows exceed the memory budget), with each call's peak
+memory beyond its outputs and the bounds of issue 10: ours/TF <= 5 and
+64 MiB. The course's 'same' with a stride has no TensorFlow twin; TensorFlow
+then gets the same padding, explicitly (tf.pad, then 'VALID').
+
+Every workload is checked first: TensorFlow's result (and, in the first
+table, the loop reference's) must agree with ours. Then ours, TensorFlow and
+the loops run in turn, round after round, in this one process, so that a
+load that comes and goes hits all alike; the tables show medians and their
+ratios. TensorFlow runs with its defaults (oneDNN on, all cores) inside
+tf.function.
 """
 import argparse
 import math
@@ -66,26 +76,48 @@ QUICK = [
 ]
 
 
+# Shapes that punish shortcuts (issue 10), timed against TensorFlow only
+HOSTILE = [
+    ("conv bwd", (700, 28, 28, 1), (28, 28, 1, 1), "valid", (1, 1)),
+    ("conv fwd", (8, 224, 224, 3), (16, 16, 3, 8), "valid", (16, 16)),
+    ("conv bwd", (8, 224, 224, 3), (16, 16, 3, 8), "valid", (16, 16)),
+    ("conv fwd", (3, 64, 64, 1), (3, 3, 1, 1), "same", (64, 64)),
+    ("conv bwd", (3, 64, 64, 1), (3, 3, 1, 1), "same", (64, 64)),
+    ("conv fwd", (1, 128, 128, 64), (7, 7, 64, 64), "same", (1, 1)),
+    ("conv bwd", (1, 128, 128, 64), (7, 7, 64, 64), "same", (1, 1)),
+]
+QUICK_HOSTILE = [
+    ("conv bwd", (20, 12, 12, 1), (12, 12, 1, 1), "valid", (1, 1)),
+    ("conv fwd", (2, 32, 32, 3), (8, 8, 3, 4), "valid", (8, 8)),
+    ("conv bwd", (3, 16, 16, 1), (3, 3, 1, 1), "same", (16, 16)),
+]
+HOSTILE_RATIO = 5.0  # ours/TF at most
+HOSTILE_MIB = 64  # peak memory beyond the outputs at most
+
+
 def label(kind, shape, kernel, padding, stride):
     """A workload as one short line, e.g. 'conv fwd 512x28x28x1 * 5x5x1x6
     same'."""
     dims = "x".join(map(str, shape))
     if kind.startswith("conv"):
-        return "{} {} * {} {}".format(kind, dims, "x".join(map(str, kernel)),
+        name = "{} {} * {} {}".format(kind, dims, "x".join(map(str, kernel)),
                                       padding)
+        return name + ("" if stride == (1, 1) else " /{}".format(stride[0]))
     return "{} {} {}x{}/{}".format(kind, dims, *kernel, stride[0])
 
 
 def tf_padding(padding, shape, kernel, stride):
-    """TensorFlow's padding string equal to the course's rule here."""
+    """(TensorFlow's padding string, (ph, pw)) equal to the course's rule
+    here: 'VALID' or 'SAME' with (0, 0), or, where TensorFlow's 'SAME'
+    differs (a stride, an even kernel), 'VALID' on the input padded with
+    tf.pad by (ph, pw). (padding='EXPLICIT' crashed TensorFlow 2.21's oneDNN
+    float32 Conv2D here.)"""
     if padding == "valid":
-        return "VALID"
-    ph, pw = loops.padding_of(padding, shape[1], shape[2], kernel[0],
-                              kernel[1], *stride)
-    if stride != (1, 1) or kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
-        raise ValueError("'same' matches TensorFlow's 'SAME' only for odd "
-                         "kernels and stride 1")
-    return "SAME"
+        return "VALID", (0, 0)
+    if stride == (1, 1) and kernel[0] % 2 == 1 and kernel[1] % 2 == 1:
+        return "SAME", (0, 0)
+    return "VALID", loops.padding_of(padding, shape[1], shape[2], kernel[0],
+                                     kernel[1], *stride)
 
 
 def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
@@ -96,11 +128,12 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
     if kind.startswith("conv"):
         W = rng.standard_normal(kernel).astype(dtype)
         b = rng.standard_normal((1, 1, 1, kernel[3])).astype(dtype)
-        tf_pad = tf_padding(padding, shape, kernel, stride)
+        tf_pad, (ph, pw) = tf_padding(padding, shape, kernel, stride)
+        pads = [[0, 0], [ph, ph], [pw, pw], [0, 0]]
         A_t, W_t, b_t = tf.constant(A), tf.constant(W), tf.constant(b[0, 0, 0])
     if kind == "conv fwd":
-        tf_fn = tf.function(lambda A, W, b: tf.nn.bias_add(
-            tf.nn.conv2d(A, W, strides, tf_pad), b))
+        tf_fn = tf.function(lambda A, W, b: tf.nn.bias_add(tf.nn.conv2d(
+            tf.pad(A, pads), W, strides, tf_pad), b))
         return (lambda: (conv_forward(A, W, b, identity, padding, stride),),
                 lambda: (tf_fn(A_t, W_t, b_t).numpy(),),
                 lambda n: (loops.conv_forward(A[:n], W, b, identity, padding,
@@ -116,11 +149,13 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
         @tf.function
         def tf_fn(A, W, dZ):
             """Conv2DBackpropInput, Conv2DBackpropFilter and the bias sum."""
+            A_pad = tf.pad(A, pads)  # A itself when ph = pw = 0
             dA = tf.raw_ops.Conv2DBackpropInput(
-                input_sizes=tf.shape(A), filter=W, out_backprop=dZ,
-                strides=strides, padding=tf_pad)
+                input_sizes=tf.shape(A_pad), filter=W, out_backprop=dZ,
+                strides=strides, padding=tf_pad)[
+                    :, ph:ph + shape[1], pw:pw + shape[2]]
             dW = tf.raw_ops.Conv2DBackpropFilter(
-                input=A, filter_sizes=tf.shape(W), out_backprop=dZ,
+                input=A_pad, filter_sizes=tf.shape(W), out_backprop=dZ,
                 strides=strides, padding=tf_pad)
             db = tf.reduce_sum(dZ, axis=(0, 1, 2), keepdims=True)
             return dA, dW, db
@@ -225,6 +260,68 @@ def speed(workloads, repeat, loop_images):
           "(worst {:.2f})".format(len(ratios), geomean, max(ratios)))
 
 
+def hostile(workloads, repeat):
+    """Check, time and measure every shape that punishes shortcuts, in
+    float64 and float32; print the second table. True if all are within
+    bounds."""
+    import tensorflow as tf
+    rng = np.random.default_rng(1)
+    cases = [(w, dtype) for dtype in (np.float64, np.float32)
+             for w in workloads if dtype == np.float64 or not oom_in_tf(w)]
+    rows = []
+    for number, (workload, dtype) in enumerate(cases, 1):
+        name = label(*workload)
+        print("[{:2}/{}] {} {}".format(number, len(cases), name,
+                                       np.dtype(dtype).name),
+              file=sys.stderr, flush=True)
+        ours, theirs, _, _ = make_workload(tf, *workload, dtype, rng)
+        check_agree(name + " TensorFlow", ours(), theirs(), dtype)
+        times = {"ours": [], "tf": []}
+        for _ in range(repeat):  # interleaved: a load hits both alike
+            times["ours"].append(timed(ours))
+            times["tf"].append(timed(theirs))
+        beyond = peak_beyond(ours)[1]
+        rows.append((name, np.dtype(dtype).name,
+                     statistics.median(times["ours"]),
+                     statistics.median(times["tf"]), beyond))
+    print()
+    print("Shapes that punish shortcuts: median of {} interleaved runs; "
+          "bounds ours/TF <= {:g}, memory beyond outputs <= {} MiB."
+          .format(repeat, HOSTILE_RATIO, HOSTILE_MIB))
+    header = "{:<52} {:>7} {:>9} {:>9} {:>8} {:>11} {:>7}".format(
+        "workload", "dtype", "ours ms", "TF ms", "ours/TF", "beyond MiB",
+        "bounds")
+    print(header)
+    print("-" * len(header))
+    within = True
+    for name, dtype_name, ours_s, tf_s, beyond in rows:
+        ok = ours_s / tf_s <= HOSTILE_RATIO and beyond <= HOSTILE_MIB * MIB
+        within = within and ok
+        print("{:<52} {:>7} {:9.2f} {:9.2f} {:8.2f} {:11.1f} {:>7}".format(
+            name, dtype_name, 1e3 * ours_s, 1e3 * tf_s, ours_s / tf_s,
+            beyond / MIB, "ok" if ok else "OUT"))
+    print("-" * len(header))
+    print("all {} rows within bounds: {}".format(len(rows),
+                                                  "yes" if within else "no"))
+    skipped = [label(*w) for w in workloads if oom_in_tf(w)]
+    if skipped:
+        print("float32 not timed for {}: TensorFlow's oneDNN float32 conv "
+              "asks for tens of GiB on the padded input and aborts the "
+              "process.".format("; ".join(skipped)))
+    return within
+
+
+def oom_in_tf(workload):
+    """True where the padded input passes a million pixels: TensorFlow
+    2.21's oneDNN float32 Conv2D on the padded 4036 x 4036 input of 'same'
+    with stride 64 on 64 x 64 images asked for 69 GiB here and aborted."""
+    kind, shape, kernel, padding, stride = workload
+    if not kind.startswith("conv"):
+        return False
+    _, (ph, pw) = tf_padding(padding, shape, kernel, stride)
+    return (shape[1] + 2 * ph) * (shape[2] + 2 * pw) > 10 ** 6
+
+
 def peak_beyond(function, *args, **kwargs):
     """(peak bytes allocated during function(*args, **kwargs), that peak
     less the nbytes of what it returns), traced by tracemalloc."""
@@ -273,7 +370,9 @@ def main(argv=None):
     """Parse the options and print the speed or the memory table."""
     parser = argparse.ArgumentParser(
         description="Time tasks 0-3 against TensorFlow (oneDNN on) and "
-        "plain loops, in float64 and float32, or measure their memory.")
+        "plain loops, in float64 and float32, on standard workloads and on "
+        "shapes that punish shortcuts (with their memory), or measure the "
+        "memory on an MNIST-sized batch.")
     parser.add_argument("--repeat", type=int, default=7, metavar="N",
                         help="timed runs per function (default 7)")
     parser.add_argument("--quick", action="store_true",
@@ -291,6 +390,7 @@ def main(argv=None):
     if args.memory:
         return 0 if memory(500 if args.quick else 50000) else 1
     speed(QUICK if args.quick else FULL, args.repeat, args.loop_images)
+    hostile(QUICK_HOSTILE if args.quick else HOSTILE, args.repeat)
     return 0
 
 

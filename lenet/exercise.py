@@ -56,6 +56,19 @@ def exercise_output(task, X_train, function):
         The printed text, one ``\\n`` after each print, with NumPy's
         default print options (whatever the caller has set).
     """
+    return run_example(task, X_train, function)[0]
+
+
+def run_example(task, X_train, function):
+    """Run the exercise's ``{task}-main.py`` with ``function`` on ``X_train``.
+
+    Returns
+    -------
+    (str, dict)
+        The printed text (as ``exercise_output``) and the example's arrays
+        by name: its inputs (A_prev, W, b, dZ or dA) and what ``function``
+        returned (A, or dA_prev, dW, db), for pictures and checks.
+    """
     with np.printoptions(**_DEFAULT_PRINT):
         return _EXAMPLES[task](X_train, function)
 
@@ -73,7 +86,7 @@ def _task0(X_train, conv_forward):
     W = np.random.randn(3, 3, 1, 2)
     b = np.random.randn(1, 1, 1, 2)
     A = conv_forward(X_train_c, W, b, _relu, padding='valid')
-    return "{}\n".format(A.shape)
+    return "{}\n".format(A.shape), dict(A_prev=X_train_c, W=W, b=b, A=A)
 
 
 def _task1(X_train, pool_forward):
@@ -85,7 +98,8 @@ def _task1(X_train, pool_forward):
     X_train_b = 1 - X_train_a
     X_train_c = np.concatenate((X_train_a, X_train_b), axis=3)
     A = pool_forward(X_train_c, (2, 2), stride=(2, 2))
-    return "{}\n{}\n".format(X_train_c.shape, A.shape)
+    text = "{}\n{}\n".format(X_train_c.shape, A.shape)
+    return text, dict(A_prev=X_train_c, A=A)
 
 
 def _task2(X_train, conv_backward):
@@ -97,8 +111,10 @@ def _task2(X_train, conv_backward):
     W = np.random.randn(3, 3, 1, 2)
     b = np.random.randn(1, 1, 1, 2)
     dZ = np.random.randn(10, h - 2, w - 2, 2)
-    return "{}\n".format(conv_backward(dZ, X_train_c, W, b,
-                                       padding="valid"))
+    grads = conv_backward(dZ, X_train_c, W, b, padding="valid")
+    dA_prev, dW, db = grads
+    return "{}\n".format(grads), dict(dZ=dZ, A_prev=X_train_c, W=W, b=b,
+                                      dA_prev=dA_prev, dW=dW, db=db)
 
 
 def _task3(X_train, pool_backward):
@@ -110,8 +126,9 @@ def _task3(X_train, pool_backward):
     X_train_b = 1 - X_train_a
     X_train_c = np.concatenate((X_train_a, X_train_b), axis=3)
     dA = np.random.randn(10, h // 3, w // 3, 2)
-    return "{}\n".format(pool_backward(dA, X_train_c, (3, 3),
-                                       stride=(3, 3)))
+    dA_prev = pool_backward(dA, X_train_c, (3, 3), stride=(3, 3))
+    return "{}\n".format(dA_prev), dict(dA=dA, A_prev=X_train_c,
+                                        dA_prev=dA_prev)
 
 
 _EXAMPLES = {0: _task0, 1: _task1, 2: _task2, 3: _task3}

@@ -13,7 +13,7 @@ import numpy as np
 from tensorflow import keras as K
 
 from lenet.tasks import task_function
-from lenet.training import as_images
+from lenet.data import as_images
 
 
 class _EpochTimer(K.callbacks.Callback):
@@ -78,18 +78,22 @@ class KerasLeNet5:
         """Kernels and biases, layer by layer, as NumPy arrays."""
         return self.model.get_weights()
 
-    def train_epoch(self, X, Y, batch_size, progress=None):
-        """One epoch of shuffled mini-batches; its mean loss and accuracy.
+    def train_epoch(self, X, Y, batch_size, rng, progress=None):
+        """One epoch of mini-batches; its mean loss and accuracy.
 
-        ``progress(batch_images, loss, acc)`` is called after every step,
-        with Keras's running means of the epoch so far. Sets
-        ``epoch_seconds`` to the epoch's time inside ``fit``.
+        The images go through ``fit`` in the order ``rng.permutation``
+        draws (``fit`` itself does not shuffle), as for the other models
+        (``lenet.training``). ``progress(batch_images, loss, acc)`` is
+        called after every step, with Keras's running means of the epoch
+        so far. Sets ``epoch_seconds`` to the epoch's time inside ``fit``.
         """
+        order = rng.permutation(len(X))
         timer = _EpochTimer()
         callbacks = [timer] if progress is None else [
             timer, _StepReport(progress, len(X), batch_size)]
-        history = self.model.fit(as_images(X), Y, batch_size=batch_size,
-                                 epochs=1, shuffle=True, verbose=0,
+        history = self.model.fit(as_images(X)[order], np.asarray(Y)[order],
+                                 batch_size=batch_size, epochs=1,
+                                 shuffle=False, verbose=0,
                                  callbacks=callbacks)
         self.epoch_seconds = timer.seconds
         return (float(history.history["loss"][-1]),

@@ -16,6 +16,7 @@ import numpy as np
 
 from lenet.fused import conv_pool_backward, conv_pool_forward
 from lenet.tasks import task_function
+from lenet.training import StepTraining
 
 # Keras's he_normal draws from a normal truncated at 2 standard deviations;
 # this constant (the std of a unit normal truncated at +-2) rescales it so
@@ -145,7 +146,7 @@ class Adam:
             w -= np.divide(a, b, out=a)
 
 
-class NumpyLeNet5:
+class NumpyLeNet5(StepTraining):
     """The modified LeNet-5 of tasks 4 and 5, in NumPy.
 
     Layers (every hidden layer uses ReLU), for a batch of n images::

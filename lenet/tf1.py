@@ -10,14 +10,14 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from lenet.data import NUM_CLASSES
+from lenet.data import NUM_CLASSES, as_images
 from lenet.tasks import task_function
-from lenet.training import as_images
+from lenet.training import StepTraining
 
 tf1 = tf.compat.v1
 
 
-class TF1LeNet5:
+class TF1LeNet5(StepTraining):
     """Task 4's graph, its variables initialized, ready to train.
 
     Parameters
@@ -59,7 +59,13 @@ class TF1LeNet5:
         return float(loss), float(acc)
 
     def evaluate(self, X, Y, batch_size=1000):
-        """Mean loss and accuracy over (X, Y), in batches of batch_size."""
+        """Mean loss and accuracy over (X, Y), in batches of batch_size.
+
+        Raises ValueError when X is empty or X and Y differ in length, as
+        the NumPy model does."""
+        if len(X) == 0 or len(X) != len(Y):
+            raise ValueError("X and Y must hold the same number (> 0) of "
+                             "examples, got {} and {}".format(len(X), len(Y)))
         X = as_images(X)
         total_loss = total_correct = 0.0
         for start in range(0, len(X), batch_size):

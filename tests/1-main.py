@@ -1,37 +1,40 @@
 #!/usr/bin/env python3
-"""Task 1 demo: 2x2 max pooling, stride 2, of a two-channel MNIST batch.
+"""Task 1 demo: the exercise's 1-main, 2x2 max pooling with stride 2.
 
-The channels are the image and its negative (1 - image). Prints the shapes
-before and after, (m, 28, 28, 2) -> (m, 14, 14, 2), and saves the first
-image's channels before and after pooling as 1-main.png.
+Prints first exactly what the exercise's 1-main.py prints (the shapes of
+the two-channel batch (image, 1 - image) before and after pooling), then
+where the images came from, whether that matches the exercise's published
+output, and saves the first image's two channels next to their pooled
+versions as 1-main.png.
 """
 import os
 import sys
-
-import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 pool_forward = __import__('1-pool_forward').pool_forward
-from lenet.demo import (demo_images, parse_demo_args, pyplot,
-                        save_figure)  # noqa: E402
+from lenet.data import demo_images  # noqa: E402
+from lenet.demo import published_verdict  # noqa: E402
+from lenet.figures import pyplot, save_figure  # noqa: E402
+from lenet.options import load_or_exit, parse_demo_args  # noqa: E402
+from lenet.exercise import run_example  # noqa: E402
 
 
 def main():
-    """Pool the two-channel batch, print the shapes, save the channels."""
-    args = parse_demo_args(__doc__.splitlines()[0])
-    images, labels = demo_images(args.data)
+    """Run the exercise's example, then print and draw our extras."""
+    parser, args = parse_demo_args(__doc__.splitlines()[0])
+    images, labels, source = load_or_exit(parser, demo_images, args.data)
+    output, example = run_example(1, images, pool_forward)
+    sys.stdout.write(output)  # the exercise's own output, byte for byte
 
-    np.random.seed(0)
-    X = images[..., np.newaxis]  # (m, 28, 28, 1)
-    A_prev = np.concatenate((X, 1 - X), axis=3)  # (m, 28, 28, 2)
-    A = pool_forward(A_prev, (2, 2), stride=(2, 2))  # (m, 14, 14, 2)
-    print("A_prev {}".format(A_prev.shape))
-    print("A      {}".format(A.shape))
-
+    print("\n" + source)
+    print("A_prev {}".format(example["A_prev"].shape))  # (m, 28, 28, 2)
+    print("A      {}".format(example["A"].shape))  # (m, 14, 14, 2)
+    print(published_verdict(1, output))
     plt = pyplot(args.show)
     fig, axes = plt.subplots(2, 2, figsize=(6, 6))
+    A_prev, A = example["A_prev"], example["A"]
     for k, name in enumerate(("image", "1 - image")):
         axes[k, 0].imshow(A_prev[0, :, :, k], cmap="gray", vmin=0, vmax=1)
         axes[k, 0].set_title("{}, 28x28".format(name))

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Task 2 demo: gradients of a 3x3x1x2 'valid' convolution, checked.
+"""Task 2 demo: the exercise's 2-main, gradients of a 3x3 convolution.
 
-Back-propagates a random dZ through the convolution of 10 MNIST images,
-prints dA_prev (shape and a slice), dW and db, then compares entries of
-each with central finite differences in float64. Saves the first image
-next to its input gradient as 2-main.png. Exits with 1 if a check fails.
+Prints first exactly what the exercise's 2-main.py prints (the tuple
+(dA_prev, dW, db) for a random dZ through the convolution of 10 MNIST
+images), then where the images came from, whether that matches the
+exercise's published output, and a check of every gradient against
+central finite differences in float64. Saves the first image next to its
+input gradient as 2-main.png. Exits with 1 if a check fails.
 """
 import os
 import sys
@@ -16,9 +18,12 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 conv_forward = __import__('0-conv_forward').conv_forward
 conv_backward = __import__('2-conv_backward').conv_backward
-from lenet.demo import (demo_images, max_relative_error,
-                        parse_demo_args, pyplot, report_check,
-                        save_figure, show_gradient)  # noqa: E402
+from lenet.data import demo_images  # noqa: E402
+from lenet.demo import published_verdict  # noqa: E402
+from lenet.gradcheck import max_relative_error, report_check  # noqa: E402
+from lenet.figures import pyplot, save_figure, show_gradient  # noqa: E402
+from lenet.options import load_or_exit, parse_demo_args  # noqa: E402
+from lenet.exercise import run_example  # noqa: E402
 
 TOLERANCE = 1e-6  # on the relative error |a - n| / (|a| + |n|)
 EPS = 1e-4  # Z is linear in each entry: no truncation error
@@ -31,24 +36,19 @@ def linear(Z):
 
 
 def main():
-    """Back-propagate, print the gradients, check them, save a picture."""
-    args = parse_demo_args(__doc__.splitlines()[0])
-    images, labels = demo_images(args.data, count=10)
+    """Run the exercise's example, then check the gradients, save a picture."""
+    parser, args = parse_demo_args(__doc__.splitlines()[0])
+    images, labels, source = load_or_exit(parser, demo_images, args.data, 10)
+    output, example = run_example(2, images, conv_backward)
+    sys.stdout.write(output)  # the exercise's own output, byte for byte
 
-    np.random.seed(0)
-    np.set_printoptions(precision=4, suppress=True, linewidth=100)
-    A_prev = images.astype(np.float64).reshape((-1, 28, 28, 1))
-    W = np.random.randn(3, 3, 1, 2)
-    b = np.random.randn(1, 1, 1, 2)
-    dZ = np.random.randn(len(A_prev), 26, 26, 2)  # (10, 26, 26, 2)
+    print("\n" + source)
+    print(published_verdict(2, output))
+    # The check needs float64 throughout: the example's float32 images are
+    # promoted, and the gradients recomputed for those float64 inputs.
+    dZ, W, b = example["dZ"], example["W"], example["b"]
+    A_prev = example["A_prev"].astype(np.float64)  # (10, 28, 28, 1)
     dA_prev, dW, db = conv_backward(dZ, A_prev, W, b, padding='valid')
-    print("dA_prev {}, image 0, rows and columns 12-15:".format(
-        dA_prev.shape))
-    print(dA_prev[0, 12:16, 12:16, 0])
-    print("dW {}:".format(dW.shape))
-    print(dW)
-    print("db {}:".format(db.shape))
-    print(db)
 
     def forward():
         """Z for the current A_prev, W and b; dL/dZ = dZ for L = sum(Z dZ)."""
@@ -63,8 +63,7 @@ def main():
           .format(EPS))
     failed = False
     for name, array, grad, entries in checks:
-        error = max_relative_error(forward, dZ, array, grad, entries,
-                                   EPS)
+        error = max_relative_error(forward, dZ, array, grad, entries, EPS)
         passed = report_check(name, len(entries), error, TOLERANCE)
         failed = failed or not passed
 
@@ -72,7 +71,8 @@ def main():
     fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.6))
     axes[0].imshow(A_prev[0, :, :, 0], cmap="gray")
     axes[0].set_title("image 0 (digit {})".format(labels[0]))
-    show_gradient(axes[1], dA_prev[0, :, :, 0], "dA_prev for a random dZ")
+    show_gradient(axes[1], example["dA_prev"][0, :, :, 0],
+                  "dA_prev for a random dZ")
     save_figure(plt, fig, args.out, "2-main.png", args.show)
     sys.exit(1 if failed else 0)
 

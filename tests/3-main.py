@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Task 3 demo: gradients of 3x3 pooling with stride 3, checked.
+"""Task 3 demo: the exercise's 3-main, gradients of 3x3/3 max pooling.
 
-Back-propagates a random dA through max pooling of a two-channel batch,
-(image, 1 - image) for 10 MNIST images, and prints dA_prev (shape and a
-slice). Then checks max and average pooling against central finite
-differences in float64 on a tie-free random input. Saves the first image
-next to its max and average gradients as 3-main.png. Exits with 1 if a
-check fails.
+Prints first exactly what the exercise's 3-main.py prints (dA_prev for a
+random dA through max pooling of the two-channel batch (image, 1 - image)
+of 10 MNIST images), then where the images came from, whether that
+matches the exercise's published output, and a check of max and average
+pooling against central finite differences in float64 on a tie-free
+random input. Saves the first image next to its max and average gradients
+as 3-main.png. Exits with 1 if a check fails.
 """
 import os
 import sys
@@ -18,9 +19,12 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 pool_forward = __import__('1-pool_forward').pool_forward
 pool_backward = __import__('3-pool_backward').pool_backward
-from lenet.demo import (demo_images, max_relative_error,
-                        parse_demo_args, pyplot, report_check,
-                        save_figure, show_gradient)  # noqa: E402
+from lenet.data import demo_images  # noqa: E402
+from lenet.demo import published_verdict  # noqa: E402
+from lenet.gradcheck import max_relative_error, report_check  # noqa: E402
+from lenet.figures import pyplot, save_figure, show_gradient  # noqa: E402
+from lenet.options import load_or_exit, parse_demo_args  # noqa: E402
+from lenet.exercise import run_example  # noqa: E402
 
 KERNEL = (3, 3)
 STRIDE = (3, 3)
@@ -30,19 +34,17 @@ N_ENTRIES = 20  # random entries checked, plus as many with a gradient
 
 
 def main():
-    """Back-propagate, print dA_prev, check both modes, save a picture."""
-    args = parse_demo_args(__doc__.splitlines()[0])
-    images, labels = demo_images(args.data, count=10)
+    """Run the exercise's example, then check both modes, save a picture."""
+    parser, args = parse_demo_args(__doc__.splitlines()[0])
+    images, labels, source = load_or_exit(parser, demo_images, args.data, 10)
+    output, example = run_example(3, images, pool_backward)
+    sys.stdout.write(output)  # the exercise's own output, byte for byte
 
-    np.random.seed(0)
-    np.set_printoptions(precision=4, suppress=True, linewidth=100)
-    X = images.astype(np.float64)[..., np.newaxis]  # (10, 28, 28, 1)
-    A_prev = np.concatenate((X, 1 - X), axis=3)  # (10, 28, 28, 2)
-    dA = np.random.randn(len(A_prev), 9, 9, 2)  # (10, 9, 9, 2)
-    dA_prev = pool_backward(dA, A_prev, KERNEL, stride=STRIDE, mode='max')
-    print("dA_prev {}, image 0, channel 0, rows and columns 9-14:".format(
-        dA_prev.shape))
-    print(dA_prev[0, 9:15, 9:15, 0])
+    print("\n" + source)
+    print(published_verdict(3, output))
+    dA = example["dA"]  # (10, 9, 9, 2)
+    A_prev = example["A_prev"]  # (10, 28, 28, 2)
+    dA_prev = example["dA_prev"]
 
     # Max pooling is not differentiable where a window's maximum is tied
     # (MNIST's flat background ties everywhere), so the check runs on a

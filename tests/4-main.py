@@ -16,10 +16,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from lenet.demo import (demo_parser, epoch_line, pyplot,
-                        save_predictions, training_data)  # noqa: E402
+from lenet.data import training_data  # noqa: E402
+from lenet.demo import epoch_line  # noqa: E402
+from lenet.figures import pyplot, save_predictions  # noqa: E402
+from lenet.options import (check_output_folders, demo_parser,  # noqa: E402
+                           load_or_exit)
 from lenet.tf1 import TF1LeNet5  # noqa: E402
-from lenet.training import train_epoch  # noqa: E402
 
 
 def main():
@@ -32,7 +34,8 @@ def main():
                         help="start from this checkpoint prefix instead of "
                         "fresh He-normal weights")
     args = parser.parse_args()
-    data = training_data(parser, args)
+    check_output_folders(parser, args, checkpoint=args.save)
+    data = load_or_exit(parser, training_data, args.data, args.eval_data)
 
     model = TF1LeNet5(seed=args.seed)
     if args.restore:
@@ -44,8 +47,8 @@ def main():
     rng = np.random.default_rng(args.seed)
     for epoch in range(args.epochs + 1):
         if epoch > 0:
-            train_epoch(model, data.X_train, data.Y_train, args.batch_size,
-                        rng)
+            model.train_epoch(data.X_train, data.Y_train, args.batch_size,
+                              rng)
         cost, accuracy = model.evaluate(data.X_train, data.Y_train)
         valid_cost, valid_accuracy = model.evaluate(data.X_valid,
                                                     data.Y_valid)

@@ -15,8 +15,10 @@ if ROOT not in sys.path:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tensorflow import keras as K  # noqa: E402
 
-from lenet.demo import (demo_parser, pyplot, save_predictions,
-                        training_data)  # noqa: E402
+from lenet.data import training_data  # noqa: E402
+from lenet.figures import pyplot, save_predictions  # noqa: E402
+from lenet.options import (check_output_folders, demo_parser,  # noqa: E402
+                           load_or_exit)
 
 lenet5 = __import__('5-lenet5').lenet5
 
@@ -25,7 +27,8 @@ def main():
     """Build, train with validation, test and predict."""
     parser = demo_parser(__doc__.splitlines()[0], training=True)
     args = parser.parse_args()
-    data = training_data(parser, args)
+    check_output_folders(parser, args)
+    data = load_or_exit(parser, training_data, args.data, args.eval_data)
 
     K.utils.set_random_seed(args.seed)
     model = lenet5(K.Input(shape=(28, 28, 1)))

@@ -1,5 +1,6 @@
 """Shared pytest fixtures: load the task modules by file name, find the MNIST test set."""
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -27,7 +28,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lenet.tasks import task_module as load_task  # noqa: E402  (the tests import it from here)
+from lenet.output import probe_writable  # noqa: E402
+from lenet.tasks import task_module as load_task  # noqa: E402
 
 
 def pytest_generate_tests(metafunc):
@@ -65,13 +67,13 @@ def batch():
     """64 real MNIST training images (the embedded set), NHWC float32, and their one-hot
     labels: the fixed batch of the LeNet-5 tests."""
     from lenet.data import load_mnist, one_hot
-    from lenet.training import as_images
+    from lenet.data import as_images
     splits = load_mnist("embedded", verbose=False)
     return as_images(splits.X_train[:64]), one_hot(splits.Y_train[:64])
 
 
 def mnist_test_source():
-    """Where the official MNIST test set lives: $MNIST_PATH, else ../shared/data/mnist, else None."""
+    """Where the official MNIST lives: $MNIST_PATH, else ../shared/data/mnist, else None."""
     env = os.environ.get("MNIST_PATH")
     if env and Path(env).exists():
         return Path(env)
@@ -82,7 +84,8 @@ def mnist_test_source():
 
 @pytest.fixture(scope="session")
 def mnist_test_dir():
-    """Path to the real MNIST test set; skips without it, but fails in CI (CI=true) where it must exist."""
+    """Path to the real MNIST (all four IDX files, or the test set alone); skips without it, but
+    fails in CI (CI=true), where it must exist."""
     source = mnist_test_source()
     if source is None:
         message = f"MNIST test set not found: set MNIST_PATH or place it in {SHARED_MNIST}"
@@ -90,3 +93,28 @@ def mnist_test_dir():
             pytest.fail(message)
         pytest.skip(message)
     return source
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path):
+    """An existing folder in which this process cannot create files.
+
+    A folder without write permission, except as root (which ignores permissions): then
+    /sys, which the kernel keeps read-only even for root.
+    """
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        probe_writable(folder)
+    except OSError:
+        yield folder
+        folder.chmod(stat.S_IRWXU)
+        return
+    folder.chmod(stat.S_IRWXU)
+    try:
+        probe_writable("/sys")
+    except OSError:
+        yield "/sys"
+        return
+    pytest.skip("no folder here refuses writes (root, and /sys is writable)")

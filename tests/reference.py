@@ -183,6 +183,39 @@ def conv_cases(draw):
 
 
 @st.composite
+def hostile_conv_cases(draw):
+    """Like conv_cases, but with what punishes shortcuts: strides up to 8 (gaps between windows,
+    'same' padding mostly unread), explicit padding up to 12, kernels as large as the input."""
+    m = draw(st.integers(1, 2))
+    h_prev, w_prev = draw(st.integers(1, 10)), draw(st.integers(1, 10))
+    c_prev, c_new = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, h_prev)), draw(st.integers(1, w_prev))
+    stride = (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
+    padding = draw(st.one_of(st.sampled_from(["same", "valid"]),
+                             st.tuples(st.integers(0, 12), st.integers(0, 12))))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    return seed, (m, h_prev, w_prev, c_prev, kh, kw, c_new), padding, stride, (ph, pw), dtype
+
+
+class tiny_chunks:
+    """Context manager: the task function's module works in chunks of one output row of one image
+    (its CHUNK_BYTES and LIMIT_BYTES set to 1), as it does on images too large for its memory
+    limit; restored on exit."""
+
+    def __init__(self, function):
+        self.names = function.__globals__
+
+    def __enter__(self):
+        self.saved = {name: self.names[name] for name in ("CHUNK_BYTES", "LIMIT_BYTES")}
+        self.names.update(CHUNK_BYTES=1, LIMIT_BYTES=1)
+
+    def __exit__(self, *exc):
+        self.names.update(self.saved)
+
+
+@st.composite
 def pool_cases(draw):
     """Batch, sizes, channels, kernel, stride (below, at and above the kernel), mode, dtype and a seed:
     (seed, A_prev shape, kernel_shape, stride, mode, dtype)."""
@@ -320,3 +353,33 @@ def assert_adam_steps(gradients, updates, lr=0.001, beta1=0.9, beta2=0.999, eps=
         step = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t) * m / (np.sqrt(v) + eps)
         np.testing.assert_allclose(np.asarray(u)[checked], -step[checked], rtol=0,
                                    atol=1e-3 * lr, err_msg=f"Adam step {t}")
+
+
+# Odd dtypes and byte orders (issue 11)
+
+def big_endian(array):
+    """A copy of array stored big-endian (non-native on the usual little-endian machines)."""
+    return array.astype(array.dtype.newbyteorder(">"))
+
+
+def assert_native_equal(got, want):
+    """got is a native-order array with want's dtype and exactly want's values."""
+    assert got.dtype.isnative and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def assert_longdouble_matches(got, ref):
+    """got is longdouble and agrees with the float64 reference ref to 1e-10 relative."""
+    assert got.dtype == np.longdouble and got.shape == ref.shape
+    np.testing.assert_allclose(got.astype(np.float64), ref, rtol=1e-10,
+                               atol=1e-10 * np.abs(ref).max())
+
+
+def assert_float16_rounded(got, ref):
+    """got is float16 and within half a float16 ulp (2**-11 relative) of the exact float64 ref,
+    relative to its largest element: what rounding the exact result once gives. Sums accumulated
+    in float16 miss by more (1e-2 on a 2,000-term sum)."""
+    assert got.dtype == np.float16 and got.shape == ref.shape
+    error = np.abs(got.astype(np.float64) - ref).max() / np.abs(ref).max()
+    assert error <= 2.0 ** -11, f"relative error {error:.2e} beyond float16 rounding"
+    return error

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
+from reference import (hostile_conv_cases, tiny_chunks, BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
                        assert_matches, assert_rejects, assert_signature, conv_cases,
                        conv_output_shape, course_padding, identity, random_conv_inputs, rejected,
-                       tf_conv)
+                       tf_conv,
+                       assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
 
 
 def relu(Z):
@@ -245,3 +246,66 @@ def test_large_batch_matches_tensorflow(conv_forward):
     A_prev, W, b = random_conv_inputs(13, 1200, 28, 28, 1, 5, 5, 6)
     Z = conv_forward(A_prev, W, b, identity)
     assert_matches(Z, tf_conv(A_prev, W, b, 2, 2, 1, 1), np.float64)
+
+
+def test_big_endian_inputs(conv_forward):
+    """Big-endian A_prev, W and b give exactly the native inputs' Z, in native byte order."""
+    A_prev, W, b = random_conv_inputs(31, 2, 7, 6, 3, 3, 2, 4, np.float32)
+    want = conv_forward(A_prev, W, b, identity, padding="same", stride=(2, 1))
+    got = conv_forward(big_endian(A_prev), big_endian(W), big_endian(b), identity, padding="same",
+                       stride=(2, 1))
+    assert_native_equal(got, want)
+
+
+def test_longdouble(conv_forward):
+    """longdouble inputs give a longdouble Z equal to TensorFlow's float64 one."""
+    A_prev, W, b = random_conv_inputs(32, 2, 7, 6, 3, 3, 2, 4)
+    got = conv_forward(*(x.astype(np.longdouble) for x in (A_prev, W, b)), identity,
+                       padding="valid", stride=(2, 1))
+    assert_longdouble_matches(got, tf_conv(A_prev, W, b, 0, 0, 2, 1))
+
+
+def test_float16_summed_in_float32(conv_forward):
+    """float16 inputs give float16 Z rounded once from the exact sum (3,456 terms per output):
+    the products are not summed in float16."""
+    rng = np.random.default_rng(33)
+    A_prev = rng.random((2, 30, 30, 96)).astype(np.float16)
+    W = rng.random((6, 6, 96, 2)).astype(np.float16)
+    b = np.zeros((1, 1, 1, 2), np.float16)
+    Z = conv_forward(A_prev, W, b, identity, padding="valid")
+    assert_float16_rounded(Z, tf_conv(A_prev, W, b, 0, 0, 1, 1))
+
+
+@PROPERTY
+@given(case=hostile_conv_cases())
+def test_property_hostile_shapes_match_tensorflow(conv_forward, case):
+    """Strides beyond the kernel, padding no window reads, kernels as large as the input: Z equals
+    TensorFlow's, in the usual chunks and in chunks of one output row (images split)."""
+    seed, shapes, padding, stride, (ph, pw), dtype = case
+    A_prev, W, b = random_conv_inputs(seed, *shapes, dtype)
+    want = tf_conv(A_prev, W, b, ph, pw, *stride)
+    assert_matches(conv_forward(A_prev, W, b, identity, padding=padding, stride=stride), want, dtype)
+    with tiny_chunks(conv_forward):
+        got = conv_forward(A_prev, W, b, identity, padding=padding, stride=stride)
+    assert_matches(got, want, dtype)
+
+
+# The shapes that punish shortcuts of benchmarks/layers.py (issue 10), at small m:
+# (m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride)
+HOSTILE_SMALL = [
+    pytest.param(3, 28, 28, 1, 28, 28, 1, "valid", (1, 1), id="kernel-is-image"),
+    pytest.param(1, 224, 224, 3, 16, 16, 8, "valid", (16, 16), id="patches", marks=pytest.mark.slow),
+    pytest.param(3, 64, 64, 1, 3, 3, 1, "same", (64, 64), id="same-stride-64"),
+    pytest.param(1, 128, 128, 64, 7, 7, 64, "same", (1, 1), id="image-beyond-budget",
+                 marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride", HOSTILE_SMALL)
+def test_hostile_shapes_match_tensorflow(conv_forward, m, h_prev, w_prev, c_prev, kh, kw, c_new,
+                                         padding, stride):
+    """The benchmark's shapes that punish shortcuts, at small m: Z equals TensorFlow's."""
+    A_prev, W, b = random_conv_inputs(41, m, h_prev, w_prev, c_prev, kh, kw, c_new)
+    ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
+    assert_matches(conv_forward(A_prev, W, b, identity, padding=padding, stride=stride),
+                   tf_conv(A_prev, W, b, ph, pw, *stride), np.float64)

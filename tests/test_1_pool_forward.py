@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
+from reference import (tiny_chunks, BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
                        assert_rejects, assert_signature, pool_cases, pool_output_shape, rejected,
-                       tf_pool)
+                       tf_pool,
+                       assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
 
 
 def random_input(seed, shape, dtype=np.float64):
@@ -174,3 +175,49 @@ def test_large_batch_matches_tensorflow(pool_forward, mode):
     A_prev = random_input(9, (400, 28, 28, 16))
     assert_matches(pool_forward(A_prev, (2, 2), (1, 1), mode), tf_pool(A_prev, (2, 2), (1, 1), mode),
                    np.float64)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_big_endian_input(pool_forward, mode):
+    """A big-endian A_prev gives exactly the native input's result, in native byte order."""
+    A_prev = np.random.default_rng(31).standard_normal((2, 7, 6, 3)).astype(np.float32)
+    assert_native_equal(pool_forward(big_endian(A_prev), (3, 2), (2, 1), mode),
+                        pool_forward(A_prev, (3, 2), (2, 1), mode))
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_longdouble(pool_forward, mode):
+    """A longdouble A_prev gives a longdouble result equal to TensorFlow's float64 one."""
+    A_prev = np.random.default_rng(32).standard_normal((2, 7, 6, 3))
+    assert_longdouble_matches(pool_forward(A_prev.astype(np.longdouble), (3, 2), (2, 1), mode),
+                              tf_pool(A_prev, (3, 2), (2, 1), mode))
+
+
+def test_float16_average_summed_in_float32(pool_forward):
+    """A float16 average over 32x32 windows is the exact mean rounded once, not a float16 sum."""
+    A_prev = np.random.default_rng(33).random((2, 64, 64, 3)).astype(np.float16)
+    got = pool_forward(A_prev, (32, 32), (16, 16), "avg")
+    assert_float16_rounded(got, tf_pool(A_prev, (32, 32), (16, 16), "avg"))
+
+
+def test_nan_in_a_max_window_gives_nan(pool_forward):
+    """A window holding a NaN pools to NaN under 'max' (np.max's rule; TensorFlow skips NaN),
+    and to NaN under 'avg'; windows without one are unaffected."""
+    A_prev = np.arange(16.0).reshape(1, 4, 4, 1)
+    A_prev[0, 0, 1, 0] = np.nan
+    for mode, clean in [("max", [13.0, 15.0]), ("avg", [10.5, 12.5])]:
+        out = pool_forward(A_prev, (2, 2), (2, 2), mode)[0, :, :, 0]
+        assert np.isnan(out[0, 0]) and out[0, 1] == (7.0 if mode == "max" else 4.5)
+        assert list(out[1]) == clean
+
+
+@PROPERTY
+@given(case=pool_cases())
+def test_property_split_inside_images(pool_forward, case):
+    """In chunks of one output row of one image (as on images too large for the memory limit),
+    the output still equals TensorFlow's."""
+    seed, shape, kernel_shape, stride, mode, dtype = case
+    A_prev = random_input(seed, shape, dtype)
+    with tiny_chunks(pool_forward):
+        out = pool_forward(A_prev, kernel_shape, stride=stride, mode=mode)
+    assert_matches(out, tf_pool(A_prev, kernel_shape, stride, mode), dtype)

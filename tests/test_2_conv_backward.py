@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
+from reference import (hostile_conv_cases, tiny_chunks, BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
                        assert_matches, assert_rejects, assert_signature, conv_cases,
                        conv_output_shape, course_padding, identity, numerical_gradient,
-                       random_conv_inputs, rejected, tf_conv_gradients)
+                       random_conv_inputs, rejected, tf_conv_gradients,
+                       assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
 
 
 def assert_gradients_match(got, refs, dtype):
@@ -337,3 +338,85 @@ def test_float32_A_float64_dZ_under_numpy2_is_exact():
     assert not found["numpy"].startswith("1."), found
     assert found["between_the_loops"] > 1e-9
     assert found["to_float64_products"] < 1e-13
+
+
+def test_big_endian_inputs(conv_backward):
+    """Big-endian dZ, A_prev, W and b give exactly the native inputs' gradients, in native order."""
+    inputs = random_inputs(31, 2, 7, 6, 3, 3, 2, 4, "same", (2, 1), np.float32)
+    want = conv_backward(*inputs, padding="same", stride=(2, 1))
+    got = conv_backward(*map(big_endian, inputs), padding="same", stride=(2, 1))
+    for g, w in zip(got, want):
+        assert_native_equal(g, w)
+
+
+def test_longdouble(conv_backward):
+    """longdouble inputs give longdouble gradients equal to TensorFlow's float64 ones."""
+    dZ, A_prev, W, b = random_inputs(32, 2, 7, 6, 3, 3, 2, 4, "valid", (2, 1))
+    got = conv_backward(*(x.astype(np.longdouble) for x in (dZ, A_prev, W, b)), padding="valid",
+                        stride=(2, 1))
+    for gradient, ref in zip(got, tf_conv_gradients(dZ, A_prev, W, b, 0, 0, 2, 1)):
+        assert_longdouble_matches(gradient, ref)
+
+
+def test_float16_summed_in_float32(conv_backward):
+    """float16 inputs give float16 gradients rounded once from the exact sums (dW and db add
+    3,200 terms each), never worse than TensorFlow's own float16 gradients."""
+    rng = np.random.default_rng(33)
+    dZ = rng.random((8, 20, 20, 2)).astype(np.float16)
+    A_prev = rng.random((8, 24, 24, 3)).astype(np.float16)
+    W = rng.random((5, 5, 3, 2)).astype(np.float16)
+    b = np.zeros((1, 1, 1, 2), np.float16)
+    got = conv_backward(dZ, A_prev, W, b, padding="valid")
+    refs = tf_conv_gradients(dZ, A_prev, W, b, 0, 0, 1, 1)
+    theirs = tf_float16_conv_gradients(dZ, A_prev, W)
+    for gradient, ref, their in zip(got, refs, theirs):
+        error = assert_float16_rounded(gradient, ref)
+        assert error <= np.abs(their - ref).max() / np.abs(ref).max()
+
+
+def tf_float16_conv_gradients(dZ, A_prev, W):
+    """TensorFlow's gradients computed in float16 ('VALID', stride 1), as float64 arrays."""
+    import tensorflow as tf
+    A, K, D = (tf.constant(x.astype(np.float16)) for x in (A_prev, W, dZ))
+    with tf.GradientTape() as tape:
+        tape.watch([A, K])
+        loss = tf.reduce_sum(tf.nn.conv2d(A, K, 1, "VALID") * D)
+    dA, dW = tape.gradient(loss, [A, K])
+    db = tf.reduce_sum(D, axis=(0, 1, 2), keepdims=True)
+    return [x.numpy().astype(np.float64) for x in (dA, dW, db)]
+
+
+@PROPERTY
+@given(case=hostile_conv_cases())
+def test_property_hostile_shapes_match_tensorflow(conv_backward, case):
+    """Strides beyond the kernel, padding no window reads, kernels as large as the input: the
+    gradients equal TensorFlow's, in the usual chunks and in chunks of one output row."""
+    seed, shapes, padding, stride, (ph, pw), dtype = case
+    dZ, A_prev, W, b = random_inputs(seed, *shapes, padding, stride, dtype)
+    refs = tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride)
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride), refs,
+                           dtype)
+    with tiny_chunks(conv_backward):
+        got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
+    assert_gradients_match(got, refs, dtype)
+
+
+# The shapes that punish shortcuts of benchmarks/layers.py (issue 10), at small m:
+# (m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride)
+HOSTILE_SMALL = [
+    pytest.param(3, 28, 28, 1, 28, 28, 1, "valid", (1, 1), id="kernel-is-image"),
+    pytest.param(1, 224, 224, 3, 16, 16, 8, "valid", (16, 16), id="patches", marks=pytest.mark.slow),
+    pytest.param(3, 64, 64, 1, 3, 3, 1, "same", (64, 64), id="same-stride-64"),
+    pytest.param(1, 128, 128, 64, 7, 7, 64, "same", (1, 1), id="image-beyond-budget",
+                 marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride", HOSTILE_SMALL)
+def test_hostile_shapes_match_tensorflow(conv_backward, m, h_prev, w_prev, c_prev, kh, kw, c_new,
+                                         padding, stride):
+    """The benchmark's shapes that punish shortcuts, at small m: the gradients equal TensorFlow's."""
+    dZ, A_prev, W, b = random_inputs(41, m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride)
+    ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride),
+                           tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride), np.float64)

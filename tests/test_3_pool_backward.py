@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
+from reference import (tiny_chunks, BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
                        assert_rejects, assert_signature, numerical_gradient, pool_cases,
-                       pool_output_shape, rejected, tf_pool_gradient)
+                       pool_output_shape, rejected, tf_pool_gradient,
+                       assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
 
 
 def random_inputs(seed, shape, kernel_shape, stride, dtype=np.float64):
@@ -283,3 +284,87 @@ def test_large_batch_matches_tensorflow(pool_backward, mode):
     dA, A_prev = random_inputs(11, (400, 28, 28, 16), (2, 2), (1, 1))
     assert_matches(pool_backward(dA, A_prev, (2, 2), (1, 1), mode),
                    tf_pool_gradient(dA, A_prev, (2, 2), (1, 1), mode), np.float64)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_big_endian_inputs(pool_backward, mode):
+    """Big-endian dA and A_prev give exactly the native inputs' dA_prev, in native byte order."""
+    rng = np.random.default_rng(31)
+    A_prev = rng.standard_normal((2, 7, 6, 3)).astype(np.float32)
+    dA = rng.standard_normal((2, 3, 5, 3)).astype(np.float32)
+    assert_native_equal(pool_backward(big_endian(dA), big_endian(A_prev), (3, 2), (2, 1), mode),
+                        pool_backward(dA, A_prev, (3, 2), (2, 1), mode))
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_longdouble(pool_backward, mode):
+    """longdouble inputs give a longdouble dA_prev equal to TensorFlow's float64 one."""
+    rng = np.random.default_rng(32)
+    A_prev, dA = rng.standard_normal((2, 7, 6, 3)), rng.standard_normal((2, 3, 5, 3))
+    got = pool_backward(dA.astype(np.longdouble), A_prev.astype(np.longdouble), (3, 2), (2, 1),
+                        mode)
+    assert_longdouble_matches(got, tf_pool_gradient(dA, A_prev, (3, 2), (2, 1), mode))
+
+
+@pytest.mark.parametrize("kernel_shape, stride", [((2, 2), (2, 2)), ((3, 3), (1, 1))])
+def test_float16_summed_in_float32(pool_backward, kernel_shape, stride):
+    """float16 gradients of overlapping windows (and average shares) are summed in float32 and
+    rounded once: within float16 rounding of TensorFlow's float64 gradient."""
+    rng = np.random.default_rng(33)
+    A_prev = rng.permutation(864).reshape(2, 12, 12, 3).astype(np.float16)  # exact, no ties
+    h_new = (12 - kernel_shape[0]) // stride[0] + 1
+    dA = (1 + rng.random((2, h_new, h_new, 3))).astype(np.float16)
+    for mode in ("max", "avg"):
+        got = pool_backward(dA, A_prev, kernel_shape, stride, mode)
+        assert_float16_rounded(got, tf_pool_gradient(dA, A_prev, kernel_shape, stride, mode))
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_max_infinite_gradient_reaches_only_the_maximum(pool_backward, sign):
+    """An infinite dA goes to its window's maximum only: inf there, 0 (not NaN) on the other
+    elements, as TensorFlow does; tiling and overlapping windows alike."""
+    rng = np.random.default_rng(34)
+    A_prev = rng.permutation(2 * 6 * 6 * 2).reshape(2, 6, 6, 2).astype(np.float64)  # no ties
+    for kernel_shape, stride in [((2, 2), (2, 2)), ((3, 3), (3, 1))]:
+        h_new, w_new = (6 - kernel_shape[0]) // stride[0] + 1, (6 - kernel_shape[1]) // stride[1] + 1
+        dA = rng.standard_normal((2, h_new, w_new, 2))
+        dA[0, 0, 0, 0] = sign * np.inf
+        got = pool_backward(dA, A_prev, kernel_shape, stride, "max")
+        assert not np.isnan(got).any()
+        want = tf_pool_gradient(dA, A_prev, kernel_shape, stride, "max")
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        finite = np.isfinite(want)
+        np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-12)
+        assert got[0, :3, :3, 0][np.isinf(got[0, :3, :3, 0])].tolist() == [sign * np.inf]
+
+
+def test_max_nan_in_a_window(pool_backward):
+    """A window holding NaN: its NaN elements receive its gradient, the others nothing (the
+    window's maximum is NaN, as task 1 returns). TensorFlow agrees when the NaN is the window's
+    first element; otherwise it sends the gradient to the maximum of the rest."""
+    A_prev = np.arange(32.0).reshape(2, 4, 4, 1)
+    A_prev[0, 0, 0, 0] = np.nan                          # first element of window (0, 0)
+    A_prev[1, 2, 3, 0] = A_prev[1, 3, 2, 0] = np.nan     # two NaN in window (1, 1) of image 1
+    dA = np.arange(1.0, 9.0).reshape(2, 2, 2, 1)
+    got = pool_backward(dA, A_prev, (2, 2), (2, 2), "max")
+    assert not np.isnan(got).any()
+    expected = np.zeros_like(A_prev)
+    expected[0, 0, 0, 0] = 1.0
+    expected[0, 1, 3, 0], expected[0, 3, 1, 0], expected[0, 3, 3, 0] = 2.0, 3.0, 4.0
+    expected[1, 1, 1, 0], expected[1, 1, 3, 0], expected[1, 3, 1, 0] = 5.0, 6.0, 7.0
+    expected[1, 2, 3, 0] = expected[1, 3, 2, 0] = 8.0
+    np.testing.assert_array_equal(got, expected)
+    want = tf_pool_gradient(dA[:1], A_prev[:1], (2, 2), (2, 2), "max")  # NaN first: TF agrees
+    np.testing.assert_array_equal(got[:1], want)
+
+
+@PROPERTY
+@given(case=pool_cases())
+def test_property_split_inside_images(pool_backward, case):
+    """In chunks of one output row of one image (overlapping windows then add up across chunks),
+    dA_prev still equals TensorFlow's gradient."""
+    seed, shape, kernel_shape, stride, mode, dtype = case
+    dA, A_prev = random_inputs(seed, shape, kernel_shape, stride, dtype)
+    with tiny_chunks(pool_backward):
+        got = pool_backward(dA, A_prev, kernel_shape, stride=stride, mode=mode)
+    assert_matches(got, tf_pool_gradient(dA, A_prev, kernel_shape, stride, mode), dtype)

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import load_task
-from lenet.data import load_mnist, one_hot
-from lenet.training import as_images
+from lenet.data import as_images, load_mnist, one_hot
+from lenet.tasks import task_module
 from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
                        assert_distinct_draws, assert_he_normal)
 
@@ -19,7 +18,7 @@ tf1 = tf.compat.v1
 @pytest.fixture(scope="module")
 def lenet5():
     """Task 4: lenet5."""
-    return load_task("4-lenet5.py").lenet5
+    return task_module("4-lenet5.py").lenet5
 
 
 class Built:
@@ -155,16 +154,16 @@ def test_loss_decreases_on_a_fixed_batch(lenet5, batch):
     assert model.run(model.loss, X, Y) < 0.5 * start
 
 
+@pytest.mark.slow
 def test_one_epoch_beats_chance_on_the_real_test_set(mnist_test_dir):
     """One epoch (batch 32) on the 4,000 embedded training images scores well above chance
     (10%) on the official 10,000-image MNIST test set."""
     from lenet.tf1 import TF1LeNet5
-    from lenet.training import train_epoch
     train = load_mnist("embedded", verbose=False)
     test = load_mnist(mnist_test_dir, verbose=False)
     model = TF1LeNet5(seed=0)
-    train_epoch(model, as_images(train.X_train), one_hot(train.Y_train), 32,
-                np.random.default_rng(0))
+    model.train_epoch(as_images(train.X_train), one_hot(train.Y_train), 32,
+                      np.random.default_rng(0))
     loss, accuracy = model.evaluate(as_images(test.X_test), one_hot(test.Y_test))
     assert len(test.X_test) == 10000
     assert accuracy > 0.85, (loss, accuracy)
@@ -193,3 +192,14 @@ def test_built_twice_in_one_graph(lenet5, built):
             np.testing.assert_array_equal(a, b)
         assert not np.array_equal(session.run(second_weights[0]), alone[0])
         session.run([first[1], second[1]], {x: np.zeros((2, 28, 28, 1)), y: np.eye(10)[:2]})
+
+
+def test_tf1_wrapper_evaluate_refuses_an_empty_set():
+    """TF1LeNet5.evaluate on no examples (or mismatched ones) is a ValueError, as for the NumPy
+    model, not a division by zero."""
+    from lenet.tf1 import TF1LeNet5
+    model = TF1LeNet5(seed=0)
+    with pytest.raises(ValueError, match="same number"):
+        model.evaluate(np.zeros((0, 28, 28, 1)), np.zeros((0, 10)))
+    with pytest.raises(ValueError, match="same number"):
+        model.evaluate(np.zeros((2, 28, 28, 1)), np.zeros((3, 10)))

@@ -4,9 +4,8 @@ import pytest
 import tensorflow as tf
 from tensorflow import keras as K
 
-from conftest import load_task
-from lenet.data import load_mnist, one_hot
-from lenet.training import as_images
+from lenet.data import as_images, load_mnist, one_hot
+from lenet.tasks import task_module
 from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
                        assert_shared_draws, assert_he_normal)
 
@@ -14,7 +13,7 @@ from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
 @pytest.fixture(scope="module")
 def lenet5():
     """Task 5: lenet5."""
-    return load_task("5-lenet5.py").lenet5
+    return task_module("5-lenet5.py").lenet5
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +143,7 @@ def test_probabilities_and_loss_decrease(lenet5, batch):
     assert net.evaluate(X, Y, verbose=0)[0] < 0.5 * start
 
 
+@pytest.mark.slow
 def test_one_epoch_beats_chance_on_the_real_test_set(lenet5, mnist_test_dir):
     """One epoch (batch 32) on the 4,000 embedded training images scores well above chance
     (10%) on the official 10,000-image MNIST test set."""
@@ -159,6 +159,7 @@ def test_one_epoch_beats_chance_on_the_real_test_set(lenet5, mnist_test_dir):
     assert accuracy > 0.85, (loss, accuracy)
 
 
+@pytest.mark.slow
 def test_keras_wrapper_times_the_epoch_inside_fit(batch):
     """KerasLeNet5.epoch_seconds is the epoch as Keras times it: positive, and within the wall
     time of the whole train_epoch call (which adds fit's own set-up)."""
@@ -169,6 +170,6 @@ def test_keras_wrapper_times_the_epoch_inside_fit(batch):
     X, Y = batch
     assert model.epoch_seconds is None
     start = time.perf_counter()
-    model.train_epoch(X[..., 0], Y, batch_size=16)
+    model.train_epoch(X[..., 0], Y, 16, np.random.default_rng(0))
     wall = time.perf_counter() - start
     assert 0 < model.epoch_seconds <= wall

@@ -81,17 +81,26 @@ def run_layers(*args):
                           cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_layers_quick_prints_the_table():
-    """`layers.py --quick --repeat 1` exits 0 and prints the header, a row per workload and
-    dtype, and the geometric mean."""
+def test_layers_quick_prints_the_tables():
+    """`layers.py --quick --repeat 1` exits 0 and prints both tables: the standard workloads (a row
+    per workload and dtype, the geometric mean), then the shapes that punish shortcuts (a row per
+    shape and dtype with its memory and a verdict on the bounds, and the summary line)."""
     result = run_layers("--quick", "--repeat", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
-    assert any(line.split()[:1] == ["workload"] and "ours/TF" in line for line in lines)
-    rows = [line for line in lines if line.startswith(("conv", "max", "avg"))]
+    split = next(i for i, line in enumerate(lines) if line.startswith("Shapes that punish"))
+    first, second = lines[:split], lines[split:]
+    assert any(line.split()[:1] == ["workload"] and "ours/TF" in line for line in first)
+    rows = [line for line in first if line.startswith(("conv", "max", "avg"))]
     assert len(rows) == 16
     assert {row.split()[-6] for row in rows} == {"float32", "float64"}
-    assert any(line.startswith("geometric mean of ours/TF") for line in lines)
+    assert any(line.startswith("geometric mean of ours/TF") for line in first)
+    assert any(line.split()[:1] == ["workload"] and "beyond MiB" in line for line in second)
+    rows = [line for line in second if line.startswith("conv")]
+    assert len(rows) == 6
+    assert {row.split()[-6] for row in rows} == {"float32", "float64"}
+    assert all(row.split()[-1] in ("ok", "OUT") for row in rows)
+    assert any(line.startswith("all 6 rows within bounds: ") for line in second)
 
 
 def test_layers_help():

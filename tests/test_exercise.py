@@ -13,10 +13,9 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from lenet.data import load_mnist
 from lenet.exercise import TASK_FILES, compare, exercise_output, published_output
-from lenet.tasks import task_function
+from lenet.tasks import ROOT, task_function
 
 
 @pytest.fixture(scope="module")

@@ -179,3 +179,45 @@ def test_runs_alone_in_empty_folder(task_file, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
     assert sorted(path.name for path in tmp_path.iterdir() if path.name != "__pycache__") == [task_file]
+
+
+NUMPY_TASKS = ["0-conv_forward.py", "1-pool_forward.py", "2-conv_backward.py", "3-pool_backward.py"]
+
+
+def helper_sources():
+    """{helper name: {task file: source}} over the top-level functions of tasks 0-3."""
+    found = {}
+    for task_file in NUMPY_TASKS:
+        text = (ROOT / task_file).read_text()
+        for node in parse(task_file).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("_"):
+                found.setdefault(node.name, {})[task_file] = ast.get_source_segment(text, node)
+    return found
+
+
+def test_twin_helpers_are_identical():
+    """A helper defined in several of tasks 0-3 (each file must stand alone) has the same source in
+    every one of them: a fix to one copy cannot be forgotten in the others."""
+    twins = {name: copies for name, copies in helper_sources().items() if len(copies) > 1}
+    assert twins, "no helper is shared: the test would check nothing"
+    for name, copies in twins.items():
+        first_file, first = next(iter(copies.items()))
+        for task_file, source in copies.items():
+            assert source == first, f"{name} in {task_file} differs from its twin in {first_file}"
+
+
+def test_twin_helpers_name_their_twins():
+    """Each copy of a shared helper says where its twins are ('Twins: in ...' in its docstring,
+    naming every file that holds a copy, or 'all four task files 0-3'), and a helper that is not
+    shared does not claim twins."""
+    for name, copies in helper_sources().items():
+        for task_file, source in copies.items():
+            if len(copies) == 1:
+                assert "Twins:" not in source, f"{name} in {task_file} claims twins it has not"
+                continue
+            assert "Twins: in " in source, f"{name} in {task_file} does not name its twins"
+            if len(copies) == len(NUMPY_TASKS):
+                assert "all four task files 0-3" in source, name
+            else:
+                for holder in copies:
+                    assert holder in source, f"{name} in {task_file} does not name {holder}"

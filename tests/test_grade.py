@@ -1,0 +1,400 @@
+"""python -m lenet.grade: our files and plain-loop answers pass, each deliberately wrong answer
+in tests/wrong_answers fails on its own task with the right hint, time limit, memory limit,
+import errors, --json, --strict and the exit status.
+
+Fast tests grade function objects in-process (``grade_function``) and exercise the check
+functions; the command line runs as a subprocess in the tests marked slow.
+"""
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lenet.grade import checks
+from lenet.grade.cases import TASKS, Case, course_padding, task_cases
+from lenet.grade.grading import find_task_files, grade_function
+from lenet.tasks import ROOT
+
+LOOP_ANSWERS = ROOT / "tests" / "loop_answers"
+WRONG = ROOT / "tests" / "wrong_answers"
+
+# mistake folder -> {task number: the hint the report must give}
+MISTAKES = {
+    "kh_for_kw": {0: "kh_for_kw"},
+    "off_by_one": {0: "off_by_one"},
+    "missing_bias": {0: "missing_bias"},
+    "kernel_flipped": {0: "kernel_flipped"},
+    "same_padding": {0: "same_padding"},
+    "avg_divisor": {1: "avg_divisor"},
+    "stride_ignored": {1: "stride_ignored"},
+    "same_padding_backward": {2: "same_padding_backward"},
+    "overwrite": {2: "overwrite", 3: "overwrite"},
+    "stride_ignored_backward": {3: "stride_ignored_backward"},
+    "first_max": {3: "first_max"},
+}
+IN_PROCESS = [(mistake, task, hint) for mistake, tasks in MISTAKES.items()
+              for task, hint in tasks.items()]
+
+
+def load_function(path, task_number):
+    """The task function of the file at path, imported in this process (our own test files)."""
+    spec = importlib.util.spec_from_file_location(
+        "grade_test_" + str(abs(hash(str(path)))), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, TASKS[task_number].function)
+
+
+def hints(report):
+    """The hint keys of a task report's failing groups."""
+    return {g.get("hint") for g in report["groups"] if g["status"] == "fail"}
+
+
+def failing_groups(report):
+    """Names of the failing groups of a task report."""
+    return [g["name"] for g in report["groups"] if g["status"] not in ("pass", "skipped")]
+
+
+# In-process: the check functions on function objects
+
+@pytest.mark.parametrize("task_number", sorted(TASKS))
+def test_our_task_files_pass_strict(task_number):
+    """Our task files pass every group, with no note (the strict extras hold)."""
+    function = load_function(ROOT / TASKS[task_number].file, task_number)
+    report = grade_function(task_number, function, strict=True)
+    assert failing_groups(report) == []
+    assert report["notes"] == []
+    assert report["status"] == "PASS"
+
+
+@pytest.mark.parametrize("task_number", sorted(TASKS))
+def test_loop_answers_pass(task_number):
+    """A plain nested-loop answer passes; its float64 output for float32 input is a note,
+    which fails the task only with strict."""
+    function = load_function(LOOP_ANSWERS / TASKS[task_number].file, task_number)
+    report = grade_function(task_number, function)
+    assert report["status"] == "PASS", failing_groups(report)
+    assert any("float32" in note for note in report["notes"])
+    assert grade_function(task_number, function, strict=True)["status"] == "FAIL"
+
+
+@pytest.mark.parametrize("mistake, task_number, hint", IN_PROCESS)
+def test_wrong_answer_fails_with_hint(mistake, task_number, hint):
+    """Each deliberately wrong answer fails, and its failing groups carry the mistake's hint
+    (and no other known-mistake hint)."""
+    function = load_function(WRONG / mistake / TASKS[task_number].file, task_number)
+    report = grade_function(task_number, function)
+    assert report["status"] == "FAIL"
+    assert hint in hints(report)
+    assert hints(report) <= {hint, None}, hints(report)
+
+
+def test_modified_input_and_list_return_are_notes():
+    """A right answer that zeroes its input after use and returns a list passes, with notes
+    naming both; with strict it fails."""
+    loop = load_function(LOOP_ANSWERS / "1-pool_forward.py", 1)
+
+    def careless(A_prev, kernel_shape, stride=(1, 1), mode="max"):
+        """The loop answer, then the input zeroed and the output as a list."""
+        out = loop(A_prev, kernel_shape, stride, mode)
+        A_prev[...] = 0
+        return out.tolist()
+
+    report = grade_function(1, careless)
+    assert report["status"] == "PASS"
+    assert any(note.startswith("modifies its input A_prev") for note in report["notes"])
+    assert "returns a list, not a numpy.ndarray" in report["notes"]
+    assert grade_function(1, careless, strict=True)["status"] == "FAIL"
+
+
+def test_ties_group_uses_the_contract_rule_not_tensorflow():
+    """In the ties group, TensorFlow's own gradient (first maximum only) fails and is named;
+    the contract's reference differs from it there."""
+    ties = [c for c in task_cases(3) if c.check == "ties"]
+    assert ties
+    for case in ties:
+        a = case.args
+        tf_grad = checks.pool_grad(a["dA"], a["A_prev"], a["kernel_shape"], a["stride"], "max")
+        ours = checks.expected(case)[0]
+        assert not np.allclose(tf_grad, ours)
+        assert checks.variant_hint(case, [tf_grad], [ours]) == ("first_max", None)
+
+
+def test_max_pool_ties_by_hand():
+    """The tie reference on a hand-worked window: three tied maxima each get the gradient,
+    and two overlapping windows add up."""
+    A = np.array([[5.0, 5.0, 1.0], [5.0, 2.0, 5.0]]).reshape(1, 2, 3, 1)
+    dA = np.array([2.0, 10.0]).reshape(1, 1, 2, 1)
+    got = checks.max_pool_grad_all_ties(dA, A, (2, 2), (1, 1))[0, :, :, 0]
+    np.testing.assert_array_equal(got, [[2.0, 12.0, 0.0], [2.0, 0.0, 10.0]])
+
+
+def test_course_padding_example():
+    """The README's example: h_prev 28, kh 3, sh 2 gives ph 15 on both sides."""
+    assert course_padding("same", 28, 28, 3, 3, 2, 2) == (15, 15)
+    assert course_padding("valid", 28, 28, 3, 3, 2, 2) == (0, 0)
+    assert course_padding((1, 2), 28, 28, 3, 3, 2, 2) == (1, 2)
+
+
+def test_compare_reports_shape_and_values():
+    """compare finds a wrong shape, a wrong value and NaN, and accepts rounding noise."""
+    ref = np.arange(6.0).reshape(1, 2, 3, 1)
+    assert checks.compare([ref + 1e-12], [ref], "values")[0] == []
+    assert checks.compare([ref[:, :1]], [ref], "values")[0][0][1].startswith("shape (1, 1, 3, 1)")
+    wrong = ref.copy()
+    wrong[0, 1, 2, 0] += 0.5
+    problems, errors = checks.compare([wrong], [ref], "values")
+    assert problems == [(0, "values differ")]
+    assert errors[0][0] == pytest.approx(0.5)
+    assert checks.compare([ref * np.nan], [ref], "values")[0]
+    assert checks.compare([wrong], [ref], "shape")[0] == []
+
+
+def test_feature_hint_needs_passing_cases_without_the_feature():
+    """'fails only when kh != kw' needs the failures to be exactly non-square kernels and
+    square kernels to pass; a failure everywhere names no feature."""
+    def case(features):
+        """A case with only these features."""
+        return Case(0, "g", {}, features=frozenset(features))
+    square, wide = case({"several images"}), case({"kh != kw"})
+    assert checks.feature_hint([wide], [square]) == "kh_for_kw"
+    assert checks.feature_hint([wide, square], []) is None
+    assert checks.feature_hint([square], [wide]) == "batch"
+
+
+def test_find_task_files(tmp_path):
+    """A folder gives the task files it holds and names the missing ones; a file that is not
+    a task file, or a path that does not exist, is an error."""
+    shutil.copy(LOOP_ANSWERS / "1-pool_forward.py", tmp_path)
+    files, missing = find_task_files([str(tmp_path)])
+    assert [Path(f).name for f in files] == ["1-pool_forward.py"]
+    assert missing == [(str(tmp_path), ["0-conv_forward.py", "2-conv_backward.py",
+                                        "3-pool_backward.py"])]
+    (tmp_path / "notes.py").write_text("")
+    with pytest.raises(ValueError, match="not a task file"):
+        find_task_files([str(tmp_path / "notes.py")])
+    with pytest.raises(ValueError, match="no such file"):
+        find_task_files([str(tmp_path / "absent")])
+
+
+# The command line, as a subprocess
+
+def grade(*args, timeout=300):
+    """Run python -m lenet.grade with args from the repository root."""
+    return subprocess.run([sys.executable, "-m", "lenet.grade", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def folder_with(tmp_path, name, wrong, neighbour):
+    """A folder holding a wrong answer and the loop answer of task `neighbour`."""
+    folder = tmp_path / name
+    folder.mkdir()
+    shutil.copy(LOOP_ANSWERS / TASKS[neighbour].file, folder)
+    shutil.copy(wrong, folder / Path(wrong).name)
+    return folder
+
+
+@pytest.mark.slow
+def test_cli_our_files_pass_strict(mnist_test_dir):
+    """Our task files: four PASS lines, exit status 0 with --strict, the exercise's own
+    examples included (the official full set as --data)."""
+    result = grade(".", "--strict", "--data", mnist_test_dir, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert [t["status"] for t in report["tasks"]] == ["PASS"] * 4
+    assert not any(t["notes"] for t in report["tasks"])
+    published = [g for t in report["tasks"] for g in t["groups"]
+                 if g["name"].startswith("published outputs")]
+    assert [(g["status"], g["cases"]) for g in published] == [("pass", 1)] * 2
+
+
+@pytest.mark.slow
+def test_cli_without_the_full_set_skips_the_published_examples():
+    """With only the embedded images, the exercise's own examples are skipped, and said so."""
+    result = grade(".", "--data", "embedded")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "skipped, the full classic MNIST was not found" in result.stdout
+
+
+@pytest.mark.slow
+def test_published_example_catches_first_max_on_mnist(mnist_test_dir):
+    """The exercise's task 3 example on real MNIST (flat background: ties everywhere) fails an
+    answer that routes a tied window's gradient to its first maximum only, with the line."""
+    function = load_function(WRONG / "first_max" / TASKS[3].file, 3)
+    report = grade_function(3, function, source=str(mnist_test_dir))
+    group = next(g for g in report["groups"] if g["name"].startswith("published outputs"))
+    assert group["status"] == "fail"
+    assert group["problem"].startswith("printed output differs from the published one, line ")
+    ours = load_function(ROOT / TASKS[3].file, 3)
+    report = grade_function(3, ours, source=str(mnist_test_dir))
+    group = next(g for g in report["groups"] if g["name"].startswith("published outputs"))
+    assert group["status"] == "pass"
+
+
+@pytest.mark.slow
+def test_cli_loop_answers_exit_status():
+    """Plain-loop answers exit 0; with --strict their notes make it 1."""
+    result = grade(LOOP_ANSWERS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASS  ") == 4
+    assert "notes (they fail a task only with --strict):" in result.stdout
+    strict = grade(LOOP_ANSWERS / "1-pool_forward.py", "--strict")
+    assert strict.returncode == 1
+    assert "FAIL  tests/loop_answers/1-pool_forward.py" in strict.stdout
+
+
+@pytest.mark.slow
+def test_cli_each_mistake_fails_its_own_task_only(tmp_path):
+    """One run over folders each holding a wrong answer and a correct loop answer to the next
+    task: in each folder the wrong task fails with the mistake's hint and the other passes;
+    exit status 1."""
+    folders = {}
+    for mistake, tasks in MISTAKES.items():
+        for task_number in tasks:
+            name = "{}-{}".format(mistake, task_number)
+            wrong = WRONG / mistake / TASKS[task_number].file
+            folders[name] = (folder_with(tmp_path, name, wrong, (task_number + 1) % 4),
+                             task_number, tasks[task_number])
+    result = grade(*[f for f, _, _ in folders.values()], "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["exit_status"] == 1 and report["passed"] is False
+    by_folder = {}
+    for task in report["tasks"]:
+        by_folder.setdefault(Path(task["path"]).parent.name, {})[task["task"]] = task
+    for name, (_, task_number, hint) in folders.items():
+        statuses = {n: t["status"] for n, t in by_folder[name].items()}
+        assert statuses == {task_number: "FAIL", (task_number + 1) % 4: "PASS"}, name
+        assert hint in hints(by_folder[name][task_number]), name
+
+
+@pytest.mark.slow
+def test_cli_json_structure():
+    """--json: the top-level keys, one entry per task file, groups with their counts, a
+    failing group with its smallest case, largest error and hint."""
+    result = grade(WRONG / "missing_bias", LOOP_ANSWERS / "1-pool_forward.py", "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert set(report) == {"strict", "timeout", "memory_mb", "tasks", "not_graded", "passed",
+                           "exit_status"}
+    assert [(t["file"], t["status"]) for t in report["tasks"]] == [
+        ("0-conv_forward.py", "FAIL"), ("1-pool_forward.py", "PASS")]
+    assert report["not_graded"][0]["missing"] == ["1-pool_forward.py", "2-conv_backward.py",
+                                                  "3-pool_backward.py"]
+    task = report["tasks"][0]
+    assert {"task", "file", "path", "function", "status", "error", "seconds", "groups",
+            "notes"} <= set(task)
+    failing = [g for g in task["groups"] if g["status"] == "fail"]
+    assert failing
+    for group in failing:
+        assert group["failed"] >= 1 and group["cases"] >= group["failed"]
+        assert "W (" in group["smallest_failing_case"]
+        assert group["largest_error"]["output"] == "output"
+        assert group["largest_error"]["absolute"] > 0
+        assert group["hint"] == "missing_bias" and "bias" in group["hint_text"]
+    assert task["groups"][-1]["status"] == "fail"  # tasks 0 and 1 have no published example
+
+
+@pytest.mark.slow
+def test_cli_time_limit(tmp_path):
+    """A function that never returns is stopped at the time limit and reported with the call
+    it was running; the other tasks of its folder are still graded."""
+    folder = folder_with(tmp_path, "slow", WRONG / "never_returns" / "1-pool_forward.py", 3)
+    result = grade(folder, "--timeout", "3", timeout=120)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    head = next(i for i, line in enumerate(lines) if "1-pool_forward.py" in line)
+    assert lines[head].startswith("FAIL")
+    assert "stopped at the time limit (3 s) while running output shapes: A_prev (1, 4, 4, 1)" \
+        in lines[head + 1]
+    assert any(line.startswith("PASS") and "3-pool_backward.py" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_cli_hangs_at_import_and_in_a_strict_extra(tmp_path):
+    """A file that never finishes importing fails with that said; a right answer that hangs on
+    a bad stride passes, the hang reported as a note (all its numerical cases ran)."""
+    (tmp_path / "1-pool_forward.py").write_text("while True:\n    pass\n")
+    (tmp_path / "3-pool_backward.py").write_text(
+        (LOOP_ANSWERS / "3-pool_backward.py").read_text()
+        + "\n\n_right = pool_backward\n\n\n"
+        "def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):\n"
+        "    while stride[0] == 0:\n"
+        "        pass\n"
+        "    return _right(dA, A_prev, kernel_shape, stride, mode)\n")
+    result = grade(tmp_path, "--timeout", "3", "--json", timeout=120)
+    assert result.returncode == 1
+    pool_forward, pool_backward = json.loads(result.stdout)["tasks"]
+    assert pool_forward["status"] == "FAIL"
+    assert pool_forward["error"] == "stopped at the time limit (3 s) while importing the file"
+    assert pool_backward["status"] == "PASS" and pool_backward["error"] is None
+    assert pool_backward["notes"][0].startswith(
+        "stopped at the time limit (3 s) while running bad input stride (0, 2)")
+
+
+@pytest.mark.slow
+def test_cli_import_error():
+    """A file that does not import is reported with its error and line."""
+    result = grade(WRONG / "import_error" / "2-conv_backward.py")
+    assert result.returncode == 1
+    assert "does not import: ImportError: cannot import name 'sliding_windows'" in result.stdout
+    assert "(2-conv_backward.py, line 4)" in result.stdout
+
+
+@pytest.mark.slow
+def test_cli_runs_student_code_in_a_limited_child(tmp_path):
+    """The task file is imported from its own folder in a child of the grading process (not
+    in it), and a call that allocates more than --memory gets a MemoryError with a hint."""
+    marker = tmp_path / "pids.txt"
+    (tmp_path / "0-conv_forward.py").write_text(
+        "import os\nimport numpy as np\n"
+        "with open({!r}, 'w') as f:\n"
+        "    f.write('%d %d %s' % (os.getpid(), os.getppid(), os.getcwd()))\n\n\n"
+        "def conv_forward(A_prev, W, b, activation, padding='same', stride=(1, 1)):\n"
+        "    return np.zeros((A_prev.shape[0], 10 ** 5, 10 ** 4, 1))\n".format(str(marker)))
+    process = subprocess.Popen([sys.executable, "-m", "lenet.grade", str(tmp_path), "--json",
+                                "--memory", "512"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    stdout, _ = process.communicate(timeout=300)
+    child_pid, parent_pid, cwd = marker.read_text().split(" ", 2)
+    assert int(child_pid) != process.pid and int(parent_pid) == process.pid
+    assert Path(cwd) == tmp_path
+    task = json.loads(stdout)["tasks"][0]
+    group = task["groups"][0]
+    assert group["status"] == "fail" and "MemoryError" in group["problem"]
+    assert group["hint"] == "memory"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, message", [
+    (["no/such/folder"], "no such file or folder"),
+    (["README.md"], "not a task file"),
+    (["--timeout", "0", "."], "must be positive"),
+])
+def test_cli_bad_arguments(args, message):
+    """A bad command line exits with status 2 and says why."""
+    result = grade(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_nothing_to_grade(tmp_path):
+    """A folder without any task file: nothing to grade, exit status 2."""
+    result = grade(tmp_path)
+    assert result.returncode == 2
+    assert "nothing to grade" in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_help():
+    """--help names the options and the exit statuses."""
+    result = grade("--help")
+    assert result.returncode == 0
+    for word in ("--json", "--strict", "--timeout", "--memory", "Exit status"):
+        assert word in result.stdout
