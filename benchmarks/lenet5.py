@@ -17,7 +17,7 @@ TensorFlow's and XLA's thread pools), one with each library's defaults.
 The default-threads table adds the NumPy model with BLAS left to its own
 thread count (the model holds BLAS to one thread by default). Keras's epoch
 is the time Keras measures inside ``fit``; the others' is the whole epoch of
-``lenet.training.train_epoch`` (shuffled batches, one train_step each).
+``train_epoch`` of ``lenet.training`` (shuffled batches, a train_step each).
 PyTorch's kernels are untruncated He-normal draws (its kaiming_normal_),
 JAX's and the others' truncated, as each framework's he_normal does.
 (Not named lenet.py: benchmarks/layers.py puts this folder first on its
@@ -42,6 +42,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+from lenet.training import StepTraining  # noqa: E402
 
 BATCH = 32
 GEMM_SIZE = 1024  # the floor's GEMM: (1024, 1024) @ (1024, 1024) float32
@@ -107,8 +108,8 @@ def gemm_gflops(repeat=3):
 # object whose epoch(rng) trains one epoch and returns its seconds.
 
 class _StepsEpoch:
-    """Wraps a model with train_step(X, Y): an epoch of shuffled batches
-    through lenet.training.train_epoch, timed whole."""
+    """Wraps a model with the job's train_epoch (lenet.training): an epoch
+    of shuffled batches, timed whole."""
 
     def __init__(self, model, X, Y):
         """Train ``model`` on images X (n, 28, 28, 1), one-hot Y."""
@@ -116,9 +117,8 @@ class _StepsEpoch:
 
     def epoch(self, rng):
         """Train one epoch; return its seconds."""
-        from lenet.training import train_epoch
         start = time.perf_counter()
-        train_epoch(self.model, self.X, self.Y, BATCH, rng)
+        self.model.train_epoch(self.X, self.Y, BATCH, rng)
         return time.perf_counter() - start
 
 
@@ -162,8 +162,8 @@ class _KerasEpoch:
         self.model, self.X, self.Y = KerasLeNet5(seed=seed), X, Y
 
     def epoch(self, rng):
-        """Train one epoch (Keras shuffles); return its seconds."""
-        self.model.train_epoch(self.X, self.Y, BATCH)
+        """Train one epoch (in rng's order); return its seconds."""
+        self.model.train_epoch(self.X, self.Y, BATCH, rng)
         return self.model.epoch_seconds
 
 
@@ -172,7 +172,7 @@ def make_keras(X, Y, one_thread, seed):
     return _KerasEpoch(X, Y, seed)
 
 
-class TorchLeNet5:
+class TorchLeNet5(StepTraining):
     """LeNet-5 in PyTorch, eager, channels_last (NHWC memory, no copies of
     the NHWC batches), He-normal kernels, zero biases, Adam.
 
@@ -224,7 +224,7 @@ def make_torch(X, Y, one_thread, seed):
     return _StepsEpoch(TorchLeNet5(seed), X, Y)
 
 
-class JaxLeNet5:
+class JaxLeNet5(StepTraining):
     """LeNet-5 in JAX: NHWC convolutions, the whole Adam step one jitted
     function. He-normal kernels (JAX's, truncated), zero biases.
 
@@ -325,8 +325,7 @@ def worker(args):
         if one_thread:
             tf.config.threading.set_intra_op_parallelism_threads(1)
             tf.config.threading.set_inter_op_parallelism_threads(1)
-    from lenet.data import load_mnist, one_hot
-    from lenet.training import as_images
+    from lenet.data import as_images, load_mnist, one_hot
     data = load_mnist(args.data, verbose=False)
     X = as_images(data.X_train[:args.images])
     Y = one_hot(data.Y_train[:args.images]).astype(np.float32)
