@@ -19,7 +19,12 @@ table, the loop reference's) must agree with ours. Then ours, TensorFlow and
 the loops run in turn, round after round, in this one process, so that a
 load that comes and goes hits all alike; the tables show medians and their
 ratios. TensorFlow runs with its defaults (oneDNN on, all cores) inside
-tf.function.
+tf.function. In the first table, PyTorch (NHWC arrays as channels_last
+views, its convolution and pooling ops and their backward ops) and JAX
+(jit, NHWC, the gradients by jax.vjp) join as peers with their defaults
+when they are installed (they are optional, not in requirements.txt),
+checked against ours like TensorFlow, and the table adds ours/best: ours
+over the fastest peer.
 """
 import argparse
 import math
@@ -120,14 +125,18 @@ def tf_padding(padding, shape, kernel, stride):
                                      kernel[1], *stride)
 
 
-def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
-    """Three callables (ours, TensorFlow, loops on a slice of the batch)
-    over fresh random inputs, each returning a tuple of numpy arrays."""
-    A = rng.standard_normal(shape).astype(dtype)
+def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng,
+                  inputs=None):
+    """Four callables (ours, TensorFlow, loops and ours on a slice of the
+    batch) over fresh random inputs, each returning a tuple of numpy
+    arrays; the inputs go into the dict ``inputs`` if one is given."""
+    inputs = {} if inputs is None else inputs
+    A = inputs["A"] = rng.standard_normal(shape).astype(dtype)
     strides = (1,) + tuple(stride) + (1,)
     if kind.startswith("conv"):
-        W = rng.standard_normal(kernel).astype(dtype)
-        b = rng.standard_normal((1, 1, 1, kernel[3])).astype(dtype)
+        W = inputs["W"] = rng.standard_normal(kernel).astype(dtype)
+        b = inputs["b"] = rng.standard_normal(
+            (1, 1, 1, kernel[3])).astype(dtype)
         tf_pad, (ph, pw) = tf_padding(padding, shape, kernel, stride)
         pads = [[0, 0], [ph, ph], [pw, pw], [0, 0]]
         A_t, W_t, b_t = tf.constant(A), tf.constant(W), tf.constant(b[0, 0, 0])
@@ -143,7 +152,8 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
     if kind == "conv bwd":
         out_shape = conv_forward(A[:1], W, b, identity, padding,
                                  stride).shape[1:]
-        dZ = rng.standard_normal((shape[0],) + out_shape).astype(dtype)
+        dZ = inputs["dZ"] = rng.standard_normal(
+            (shape[0],) + out_shape).astype(dtype)
         dZ_t = tf.constant(dZ)
 
         @tf.function
@@ -176,7 +186,7 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
                 lambda n: (loops.pool_forward(A[:n], kernel, stride, mode),),
                 lambda n: (pool_forward(A[:n], kernel, stride, mode),))
     out_t = tf_pool(A_t, ksize, strides, "VALID")
-    dA = rng.standard_normal(out_t.shape).astype(dtype)
+    dA = inputs["dA"] = rng.standard_normal(out_t.shape).astype(dtype)
     dA_t = tf.constant(dA)
     if mode == "max":
         tf_fn = tf.function(lambda A, out, dA: tf.raw_ops.MaxPoolGrad(
@@ -191,6 +201,110 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
             lambda n: (loops.pool_backward(dA[:n], A[:n], kernel, stride,
                                            mode),),
             lambda n: (pool_backward(dA[:n], A[:n], kernel, stride, mode),))
+
+
+def optional_peers():
+    """{'torch': module, 'jax': module} for the peers that are installed;
+    JAX with 64-bit floats on (for the float64 rows)."""
+    import importlib.util
+    peers = {}
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+        peers["torch"] = torch
+    if importlib.util.find_spec("jax") is not None:
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        peers["jax"] = jax
+    return peers
+
+
+def torch_workload(torch, kind, inputs, kernel, padding, stride):
+    """The workload in PyTorch, on channels_last views of the NHWC arrays
+    (no copies); a callable returning a tuple of NHWC numpy arrays."""
+    F = torch.nn.functional
+
+    def nchw(a):
+        """(n, h, w, c) numpy array -> (n, c, h, w) tensor view."""
+        return torch.from_numpy(a).permute(0, 3, 1, 2)
+
+    def nhwc(t):
+        """(n, c, h, w) tensor -> (n, h, w, c) numpy view."""
+        return t.permute(0, 2, 3, 1).numpy()
+
+    A = nchw(inputs["A"])
+    if kind.startswith("conv"):
+        pad = loops.padding_of(padding, A.shape[2], A.shape[3], kernel[0],
+                               kernel[1], *stride)
+        W = torch.from_numpy(inputs["W"]).permute(3, 2, 0, 1)
+        b = torch.from_numpy(inputs["b"].reshape(-1))
+        if kind == "conv fwd":
+            return lambda: (nhwc(F.conv2d(A, W, b, stride, pad)),)
+        dZ = nchw(inputs["dZ"])
+
+        def backward():
+            """Input, kernel and bias gradients."""
+            dA = torch.nn.grad.conv2d_input(A.shape, W, dZ, stride, pad)
+            dW = torch.nn.grad.conv2d_weight(A, W.shape, dZ, stride, pad)
+            db = dZ.sum(dim=(0, 2, 3))
+            return (nhwc(dA), dW.permute(2, 3, 1, 0).numpy(),
+                    db.numpy().reshape(1, 1, 1, -1))
+        return backward
+    if kind == "max fwd":
+        return lambda: (nhwc(F.max_pool2d(A, kernel, stride)),)
+    if kind == "avg fwd":
+        return lambda: (nhwc(F.avg_pool2d(A, kernel, stride)),)
+    dA = nchw(inputs["dA"])
+    aten = torch.ops.aten
+    if kind == "max bwd":  # given the forward's indices, as TF its output
+        _, indices = F.max_pool2d(A, kernel, stride, return_indices=True)
+        return lambda: (nhwc(aten.max_pool2d_with_indices_backward(
+            dA, A, kernel, stride, 0, 1, False, indices)),)
+    return lambda: (nhwc(aten.avg_pool2d_backward(
+        dA, A, kernel, stride, 0, False, True, None)),)
+
+
+def jax_workload(jax, kind, inputs, kernel, padding, stride):
+    """The workload in JAX (jit, NHWC; gradients by jax.vjp); a callable
+    returning a tuple of numpy arrays."""
+    jnp, lax = jax.numpy, jax.lax
+    A = jnp.asarray(inputs["A"])
+    if kind.startswith("conv"):
+        ph, pw = loops.padding_of(padding, A.shape[1], A.shape[2], kernel[0],
+                                  kernel[1], *stride)
+
+        def conv(A, W, b):
+            """Cross-correlation plus bias, NHWC."""
+            return lax.conv_general_dilated(
+                A, W, stride, ((ph, ph), (pw, pw)),
+                dimension_numbers=("NHWC", "HWIO", "NHWC")) + b
+
+        W, b = jnp.asarray(inputs["W"]), jnp.asarray(inputs["b"])
+        if kind == "conv fwd":
+            forward = jax.jit(conv)
+            return lambda: (np.asarray(forward(A, W, b)),)
+        dZ = jnp.asarray(inputs["dZ"])
+        backward = jax.jit(lambda A, W, b, dZ: jax.vjp(conv, A, W, b)[1](dZ))
+        return lambda: tuple(np.asarray(g) for g in backward(A, W, b, dZ))
+    window = (1,) + tuple(kernel) + (1,)
+    strides = (1,) + tuple(stride) + (1,)
+
+    def pool(A):
+        """Max or average pooling, no padding."""
+        if kind.startswith("max"):
+            return lax.reduce_window(A, -jnp.inf, lax.max, window, strides,
+                                     "VALID")
+        return lax.reduce_window(A, 0.0, lax.add, window, strides,
+                                 "VALID") / (kernel[0] * kernel[1])
+
+    if kind.endswith("fwd"):
+        forward = jax.jit(pool)
+        return lambda: (np.asarray(forward(A)),)
+    dA = jnp.asarray(inputs["dA"])
+    backward = jax.jit(lambda A, dA: jax.vjp(pool, A)[1](dA))
+    return lambda: tuple(np.asarray(g) for g in backward(A, dA))
+
+
+PEER_WORKLOADS = {"torch": torch_workload, "jax": jax_workload}
 
 
 def check_agree(name, got, want, dtype):
@@ -216,6 +330,7 @@ def speed(workloads, repeat, loop_images):
     """Check, time and print every workload in float64 and float32."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
+    peers = optional_peers()
     rng = np.random.default_rng(0)
     cases = [(w, dtype) for dtype in (np.float64, np.float32)
              for w in workloads]
@@ -225,16 +340,25 @@ def speed(workloads, repeat, loop_images):
         print("[{:2}/{}] {} {}".format(number, len(cases), name,
                                        np.dtype(dtype).name),
               file=sys.stderr, flush=True)
+        inputs = {}
         ours, theirs, loop, ours_slice = make_workload(tf, *workload, dtype,
-                                                       rng)
+                                                       rng, inputs)
         n = min(loop_images, workload[1][0])
         check_agree(name + " TensorFlow", ours(), theirs(), dtype)
         check_agree(name + " loops", ours_slice(n), loop(n), dtype)
+        others = {peer: PEER_WORKLOADS[peer](module, workload[0], inputs,
+                                             *workload[2:])
+                  for peer, module in peers.items()}
+        for peer, function in others.items():
+            check_agree(name + " " + peer, ours(), function(), dtype)
         times = {"ours": [], "tf": [], "loops": []}
+        times.update({peer: [] for peer in others})
         loop_rounds = max(1, min(repeat, 3))
         for round_ in range(repeat):  # interleaved: a load hits all alike
             times["ours"].append(timed(ours))
             times["tf"].append(timed(theirs))
+            for peer, function in others.items():
+                times[peer].append(timed(function))
             if round_ < loop_rounds:
                 times["loops"].append(timed(lambda: loop(n)))
         median = {k: statistics.median(v) for k, v in times.items()}
@@ -242,22 +366,36 @@ def speed(workloads, repeat, loop_images):
         rows.append((name, np.dtype(dtype).name, median))
     header = ("{:<40} {:>7} {:>9} {:>9} {:>10} {:>8} {:>10}".format(
         "workload", "dtype", "ours ms", "TF ms", "loops ms", "ours/TF",
-        "loops/ours"))
+        "loops/ours") + "".join(" {:>9}".format(peer + " ms")
+                                for peer in peers)
+        + (" {:>9}".format("ours/best") if peers else ""))
     print("Median of {} interleaved runs; loops timed on the first {} images "
           "of each batch and scaled to the full batch.".format(
               repeat, loop_images))
     print(header)
     print("-" * len(header))
     for name, dtype_name, median in rows:
+        best = min(median[peer] for peer in ["tf", *peers])
         print("{:<40} {:>7} {:9.2f} {:9.2f} {:10.1f} {:8.2f} {:10.0f}".format(
             name, dtype_name, 1e3 * median["ours"], 1e3 * median["tf"],
             1e3 * median["loops"], median["ours"] / median["tf"],
-            median["loops"] / median["ours"]))
+            median["loops"] / median["ours"]) + "".join(
+                " {:9.2f}".format(1e3 * median[peer]) for peer in peers)
+            + (" {:9.2f}".format(median["ours"] / best) if peers else ""))
     ratios = [median["ours"] / median["tf"] for _, _, median in rows]
     geomean = math.exp(sum(map(math.log, ratios)) / len(ratios))
     print("-" * len(header))
     print("geometric mean of ours/TF over {} workloads: {:.2f} "
           "(worst {:.2f})".format(len(ratios), geomean, max(ratios)))
+    if peers:
+        best = [median["ours"] / min(median[p] for p in ["tf", *peers])
+                for _, _, median in rows]
+        print("geometric mean of ours/best peer: {:.2f} (worst {:.2f})"
+              .format(math.exp(sum(map(math.log, best)) / len(best)),
+                      max(best)))
+    for peer, library in (("torch", "PyTorch"), ("jax", "JAX")):
+        if peer not in peers:
+            print("{}: skipped, not installed (optional)".format(library))
 
 
 def hostile(workloads, repeat):

@@ -5,6 +5,7 @@ against TensorFlow's ops (tests/reference.py) on small random shapes with stride
 kernels and every kind of padding, and against the task functions where TensorFlow's tie rule
 differs from the contract's. No timing is asserted anywhere.
 """
+import importlib.util
 import os
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def run_layers(*args):
     """Run benchmarks/layers.py with args as the user would (TensorFlow's defaults, oneDNN on)."""
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "layers.py"), *args],
-                          cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=120)
+                          cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_layers_quick_prints_the_tables():
@@ -90,11 +91,20 @@ def test_layers_quick_prints_the_tables():
     lines = result.stdout.splitlines()
     split = next(i for i, line in enumerate(lines) if line.startswith("Shapes that punish"))
     first, second = lines[:split], lines[split:]
-    assert any(line.split()[:1] == ["workload"] and "ours/TF" in line for line in first)
+    header = next(line for line in first if line.split()[:1] == ["workload"])
+    assert "ours/TF" in header
+    # PyTorch and JAX are optional peers: a column each when installed (and ours/best), else a note
+    peers = [peer for peer, module in (("torch", "torch"), ("jax", "jax"))
+             if importlib.util.find_spec(module) is not None]
+    for peer, library in (("torch", "PyTorch"), ("jax", "JAX")):
+        assert (peer + " ms" in header) == (peer in peers)
+        assert (library + ": skipped, not installed (optional)" in first) == (peer not in peers)
+    extra = len(peers) + bool(peers)
     rows = [line for line in first if line.startswith(("conv", "max", "avg"))]
     assert len(rows) == 16
-    assert {row.split()[-6] for row in rows} == {"float32", "float64"}
+    assert {row.split()[-6 - extra] for row in rows} == {"float32", "float64"}
     assert any(line.startswith("geometric mean of ours/TF") for line in first)
+    assert any(line.startswith("geometric mean of ours/best peer") for line in first) == bool(peers)
     assert any(line.split()[:1] == ["workload"] and "beyond MiB" in line for line in second)
     rows = [line for line in second if line.startswith("conv")]
     assert len(rows) == 6
