@@ -9,16 +9,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
-# The graded task files at the repo root; tests/test_task_files.py checks each one.
-TASK_FILES = [
-    "0-conv_forward.py",
-    "1-pool_forward.py",
-    "2-conv_backward.py",
-    "3-pool_backward.py",
-    "4-lenet5.py",
-    "5-lenet5.py",
-]
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # References come from TensorFlow's portable (Eigen) CPU kernels. Its oneDNN
 # float32 conv2d returns garbage (values up to ~1e22) on some strided shapes,
@@ -30,12 +20,6 @@ if str(ROOT) not in sys.path:
 
 from lenet.output import probe_writable  # noqa: E402
 from lenet.tasks import task_module as load_task  # noqa: E402
-
-
-def pytest_generate_tests(metafunc):
-    """Run every test that takes a `task_file` argument once per entry of TASK_FILES."""
-    if "task_file" in metafunc.fixturenames:
-        metafunc.parametrize("task_file", TASK_FILES)
 
 
 @pytest.fixture(scope="session")

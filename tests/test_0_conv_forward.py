@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (hostile_conv_cases, tiny_chunks, BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
-                       assert_matches, assert_rejects, assert_signature, conv_cases,
-                       conv_output_shape, course_padding, identity, random_conv_inputs, rejected,
-                       tf_conv,
-                       assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
+from cases import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY, big_endian,
+                   conv_cases, hostile_conv_cases, random_conv_inputs, rejected)
+from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
+                    assert_native_equal, assert_rejects, assert_signature, tiny_chunks)
+from oracles import conv_output_shape, course_padding, identity, tf_conv
 
 
 def relu(Z):

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (tiny_chunks, BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
-                       assert_rejects, assert_signature, pool_cases, pool_output_shape, rejected,
-                       tf_pool,
-                       assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
+from cases import (BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, big_endian,
+                   pool_cases, rejected)
+from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
+                    assert_native_equal, assert_rejects, assert_signature, tiny_chunks)
+from oracles import pool_output_shape, tf_pool
 
 
 def random_input(seed, shape, dtype=np.float64):

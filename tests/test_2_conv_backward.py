@@ -3,11 +3,13 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (hostile_conv_cases, tiny_chunks, BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY,
-                       assert_matches, assert_rejects, assert_signature, conv_cases,
-                       conv_output_shape, course_padding, identity, numerical_gradient,
-                       random_conv_inputs, rejected, tf_conv_gradients,
-                       assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
+from lenet.gradcheck import numerical_gradient
+
+from cases import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY, big_endian,
+                   conv_cases, hostile_conv_cases, random_conv_inputs, rejected)
+from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
+                    assert_native_equal, assert_rejects, assert_signature, tiny_chunks)
+from oracles import conv_output_shape, course_padding, identity, tf_conv_gradients
 
 
 def assert_gradients_match(got, refs, dtype):
@@ -76,9 +78,9 @@ def test_finite_differences(conv_forward, conv_backward, padding, stride):
 
     dA_prev, dW, db = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
     # L is linear in each of A_prev, W and b, so central differences are exact up to rounding
-    numeric = [numerical_gradient(lambda x: loss(x, W, b), A_prev, step=1e-2),
-               numerical_gradient(lambda x: loss(A_prev, x, b), W, step=1e-2),
-               numerical_gradient(lambda x: loss(A_prev, W, x), b, step=1e-2)]
+    numeric = [numerical_gradient(lambda x: loss(x, W, b), A_prev, eps=1e-2),
+               numerical_gradient(lambda x: loss(A_prev, x, b), W, eps=1e-2),
+               numerical_gradient(lambda x: loss(A_prev, W, x), b, eps=1e-2)]
     for gradient, ref in zip([dA_prev, dW, db], numeric):
         np.testing.assert_allclose(gradient, ref, rtol=1e-8, atol=1e-8 * np.abs(ref).max())
 
@@ -307,7 +309,7 @@ def run_numpy1_script(python):
     """Run NUMPY1_SCRIPT on 2-conv_backward.py with `python`; return its JSON result."""
     import json
     import subprocess
-    from conftest import ROOT
+    from lenet.tasks import ROOT
     result = subprocess.run([python, "-c", NUMPY1_SCRIPT, str(ROOT / "2-conv_backward.py")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

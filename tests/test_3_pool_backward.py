@@ -3,10 +3,13 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (tiny_chunks, BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
-                       assert_rejects, assert_signature, numerical_gradient, pool_cases,
-                       pool_output_shape, rejected, tf_pool_gradient,
-                       assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
+from lenet.gradcheck import numerical_gradient
+
+from cases import (BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, big_endian,
+                   pool_cases, rejected)
+from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
+                    assert_native_equal, assert_rejects, assert_signature, tiny_chunks)
+from oracles import pool_output_shape, tf_pool_gradient
 
 
 def random_inputs(seed, shape, kernel_shape, stride, dtype=np.float64):
@@ -53,7 +56,7 @@ def test_finite_differences(pool_forward, pool_backward, kernel_shape, stride, m
     # L is linear around A_prev: central differences are exact up to rounding
     numeric = numerical_gradient(
         lambda x: np.sum(pool_forward(x, kernel_shape, stride=stride, mode=mode) * dA), A_prev,
-        step=1e-3)
+        eps=1e-3)
     got = pool_backward(dA, A_prev, kernel_shape, stride=stride, mode=mode)
     np.testing.assert_allclose(got, numeric, rtol=1e-8, atol=1e-8 * np.abs(numeric).max())
 

@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from lenet.data import as_images, load_mnist, one_hot
 from lenet.tasks import task_module
-from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
-                       assert_distinct_draws, assert_he_normal)
+from checks import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps, assert_distinct_draws,
+                    assert_he_normal)
 
 tf1 = tf.compat.v1
 

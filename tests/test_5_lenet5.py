@@ -6,8 +6,8 @@ from tensorflow import keras as K
 
 from lenet.data import as_images, load_mnist, one_hot
 from lenet.tasks import task_module
-from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
-                       assert_shared_draws, assert_he_normal)
+from checks import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps, assert_he_normal,
+                    assert_shared_draws)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from reference import identity
+from oracles import identity
 
 MIB = 2 ** 20
 LIMIT = 64 * MIB
