@@ -21,7 +21,8 @@ CONV_CASES = [
     (2, 13, 10, 3, 2, 2, 2, "valid", (3, 3)),
 ]
 
-# (A_prev shape, kernel_shape, stride): tiling, overlapping (stride < kernel), gaps (stride > kernel)
+# (A_prev shape, kernel_shape, stride): tiling, overlapping (stride < kernel), gaps
+# (stride > kernel)
 POOL_CASES = [
     ((2, 6, 6, 3), (2, 2), (2, 2)),
     ((2, 7, 9, 2), (3, 2), (1, 1)),
@@ -35,7 +36,8 @@ POOL_CASES = [
 
 
 def random_conv_inputs(seed, m, h_prev, w_prev, c_prev, kh, kw, c_new, dtype=np.float64):
-    """Standard-normal A_prev, W, b with the given shapes, cast to dtype; seed may be a Generator."""
+    """Standard-normal A_prev, W, b with the given shapes, cast to dtype; seed may be a
+    Generator."""
     rng = np.random.default_rng(seed)
     A_prev = rng.standard_normal((m, h_prev, w_prev, c_prev)).astype(dtype)
     W = rng.standard_normal((kh, kw, c_prev, c_new)).astype(dtype)
@@ -45,8 +47,8 @@ def random_conv_inputs(seed, m, h_prev, w_prev, c_prev, kh, kw, c_new, dtype=np.
 
 @st.composite
 def conv_cases(draw):
-    """Batch, sizes, channels, kernel, stride, padding and dtype such that the kernel fits, and a seed:
-    (seed, (m, h_prev, w_prev, c_prev, kh, kw, c_new), padding, stride, (ph, pw), dtype)."""
+    """Batch, sizes, channels, kernel, stride, padding and dtype such that the kernel fits, and a
+    seed: (seed, (m, h_prev, w_prev, c_prev, kh, kw, c_new), padding, stride, (ph, pw), dtype)."""
     m = draw(st.integers(1, 3))
     h_prev, w_prev = draw(st.integers(1, 12)), draw(st.integers(1, 12))
     c_prev, c_new = draw(st.integers(1, 4)), draw(st.integers(1, 4))
@@ -77,10 +79,11 @@ def hostile_conv_cases(draw):
     seed = draw(st.integers(0, 2 ** 32 - 1))
     return seed, (m, h_prev, w_prev, c_prev, kh, kw, c_new), padding, stride, (ph, pw), dtype
 
+
 @st.composite
 def pool_cases(draw):
-    """Batch, sizes, channels, kernel, stride (below, at and above the kernel), mode, dtype and a seed:
-    (seed, A_prev shape, kernel_shape, stride, mode, dtype)."""
+    """Batch, sizes, channels, kernel, stride (below, at and above the kernel), mode, dtype and a
+    seed: (seed, A_prev shape, kernel_shape, stride, mode, dtype)."""
     shape = (draw(st.integers(1, 3)), draw(st.integers(1, 12)), draw(st.integers(1, 12)),
              draw(st.integers(1, 4)))
     kernel_shape = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))

@@ -21,7 +21,8 @@ def assert_matches(got, ref, dtype):
 
 
 def assert_signature(function, names, **defaults):
-    """function's parameters are `names`, in that order, and those in defaults default to the value."""
+    """function's parameters are `names`, in that order, and those in defaults default to the
+    value."""
     parameters = inspect.signature(function).parameters
     assert list(parameters) == names
     for name, default in defaults.items():
@@ -29,9 +30,10 @@ def assert_signature(function, names, **defaults):
 
 
 def assert_rejects(function, arguments, name, value, error, pattern):
-    """function(**arguments) with arguments[name] replaced by value raises error matching pattern."""
+    """function(**arguments), arguments[name] replaced by value, raises error matching pattern."""
     with pytest.raises(error, match=pattern):
         function(**dict(arguments, **{name: value}))
+
 
 class tiny_chunks:
     """Context manager: the task function's module works in chunks of one output row of one image
@@ -49,6 +51,7 @@ class tiny_chunks:
         self.names.update(self.saved)
 
 # LeNet-5 (tasks 4 and 5): the contract's architecture and initialization
+
 
 LENET5_WEIGHT_SHAPES = [(5, 5, 1, 6), (6,), (5, 5, 6, 16), (16,), (400, 120), (120,),
                         (120, 84), (84,), (84, 10), (10,)]
@@ -123,6 +126,7 @@ def assert_adam_steps(gradients, updates, lr=0.001, beta1=0.9, beta2=0.999, eps=
                                    atol=1e-3 * lr, err_msg=f"Adam step {t}")
 
 # Odd dtypes and byte orders (issue 11)
+
 
 def assert_native_equal(got, want):
     """got is a native-order array with want's dtype and exactly want's values."""

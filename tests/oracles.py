@@ -15,8 +15,10 @@ def identity(Z):
 
 # The contract's formulas
 
+
 def course_padding(padding, h_prev, w_prev, kh, kw, sh, sw):
-    """(ph, pw) by the contract: 'valid' is 0, 'same' the course's symmetric rule, a tuple as given."""
+    """(ph, pw) by the contract: 'valid' is 0, 'same' the course's symmetric rule, a tuple as
+    given."""
     if padding == "valid":
         return 0, 0
     if padding == "same":
@@ -54,7 +56,8 @@ def _conv2d(A, K, B, ph, pw, sh, sw, tf_padding):
 
 
 def tf_conv(A_prev, W, b, ph, pw, sh, sw, tf_padding="VALID"):
-    """Reference Z in float64: tf.nn.conv2d ('VALID' unless told) on the input padded by (ph, pw)."""
+    """Reference Z in float64: tf.nn.conv2d ('VALID' unless told) on the input padded by (ph,
+    pw)."""
     return _conv2d(*_float64_constants(A_prev, W, b), ph, pw, sh, sw, tf_padding).numpy()
 
 
@@ -80,7 +83,8 @@ def tf_pool(A_prev, kernel_shape, stride, mode):
 
 
 def tf_pool_gradient(dA, A_prev, kernel_shape, stride, mode):
-    """Reference dA_prev in float64: GradientTape of sum(pool(A_prev) * dA), pooling as in tf_pool."""
+    """Reference dA_prev in float64: GradientTape of sum(pool(A_prev) * dA), pooling as in
+    tf_pool."""
     (A,) = _float64_constants(A_prev)
     with tf.GradientTape() as tape:
         tape.watch(A)

@@ -1,4 +1,5 @@
-"""Task 2, conv_backward: checked against tf.GradientTape, finite differences, hand cases, bad input."""
+"""Task 2, conv_backward: checked against tf.GradientTape, finite differences, hand cases and
+bad input."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -69,7 +70,8 @@ def test_property_matches_tensorflow(conv_backward, case):
 @pytest.mark.parametrize("padding, stride", [("same", (1, 1)), ("valid", (2, 1)), ((1, 2), (2, 3)),
                                              ("same", (2, 2))])
 def test_finite_differences(conv_forward, conv_backward, padding, stride):
-    """Gradients equal central differences of L = sum(conv_forward(A_prev, W, b) * dZ) in float64."""
+    """Gradients equal central differences of L = sum(conv_forward(A_prev, W, b) * dZ) in
+    float64."""
     dZ, A_prev, W, b = random_inputs(2, 2, 5, 4, 2, 3, 2, 3, padding, stride)
 
     def loss(A_prev, W, b):
@@ -86,7 +88,8 @@ def test_finite_differences(conv_forward, conv_backward, padding, stride):
 
 
 def test_hand_computed_2x2(conv_backward):
-    """One 3x3 image, 2x2 kernel [[1, 2], [3, 4]], 'valid', dZ = [[1, 0], [0, 0]]: only window (0, 0)."""
+    """One 3x3 image, 2x2 kernel [[1, 2], [3, 4]], 'valid', dZ = [[1, 0], [0, 0]]: only window (0,
+    0)."""
     A_prev = np.arange(1.0, 10.0).reshape(1, 3, 3, 1)
     W = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(2, 2, 1, 1)
     dZ = np.array([[1.0, 0.0], [0.0, 0.0]]).reshape(1, 2, 2, 1)
@@ -98,7 +101,8 @@ def test_hand_computed_2x2(conv_backward):
 
 
 def test_hand_computed_same_padding_edges(conv_backward):
-    """3x3 ones kernel, 'same', dZ all ones: dA_prev counts windows per pixel, dW sums padded views."""
+    """3x3 ones kernel, 'same', dZ all ones: dA_prev counts windows per pixel, dW sums padded
+    views."""
     A_prev = np.arange(1.0, 10.0).reshape(1, 3, 3, 1)
     dA_prev, dW, db = conv_backward(np.ones((1, 3, 3, 1)), A_prev, np.ones((3, 3, 1, 1)),
                                     np.zeros((1, 1, 1, 1)), padding="same")
@@ -137,7 +141,8 @@ def test_kernel_1x1(conv_backward, stride):
     expected = np.zeros_like(A_prev)
     expected[:, ::sh, ::sw] = dZ @ W[0, 0].T
     assert_matches(dA_prev, expected, np.float64)
-    assert_matches(dW, np.einsum("nhwc,nhwk->ck", A_prev[:, ::sh, ::sw], dZ)[None, None], np.float64)
+    assert_matches(dW, np.einsum("nhwc,nhwk->ck", A_prev[:, ::sh, ::sw], dZ)[None, None],
+                   np.float64)
     assert_matches(db, dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, 2), np.float64)
 
 
@@ -176,8 +181,10 @@ def test_inputs_not_modified(conv_backward):
 def test_dtype_rules(conv_backward, dZ_dtype, A_dtype, W_dtype, expected):
     """float32 stays float32, float64 stays float64, integers and mixed inputs give float64."""
     dZ, A_prev, W, b = random_inputs(8, 2, 5, 6, 2, 3, 2, 3, "same", (2, 1))
-    dZ, A_prev, W, b = (np.round(3 * x) for x in (dZ, A_prev, W, b))  # small integers: exact anywhere
-    dZ, A_prev, W, b = dZ.astype(dZ_dtype), A_prev.astype(A_dtype), W.astype(W_dtype), b.astype(W_dtype)
+    # small integers: exact anywhere
+    dZ, A_prev, W, b = (np.round(3 * x) for x in (dZ, A_prev, W, b))
+    dZ, A_prev = dZ.astype(dZ_dtype), A_prev.astype(A_dtype)
+    W, b = W.astype(W_dtype), b.astype(W_dtype)
     ph, pw = course_padding("same", 5, 6, 3, 2, 2, 1)
     assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding="same", stride=(2, 1)),
                            tf_conv_gradients(dZ, A_prev, W, b, ph, pw, 2, 1), expected)
@@ -212,7 +219,8 @@ def test_non_contiguous_inputs(conv_backward):
 
 
 def good_arguments():
-    """A valid call: dZ (2, 5, 5, 4), A_prev (2, 5, 5, 3), W (3, 3, 3, 4), b (1, 1, 1, 4), 'same'."""
+    """A valid call: dZ (2, 5, 5, 4), A_prev (2, 5, 5, 3), W (3, 3, 3, 4), b (1, 1, 1, 4),
+    'same'."""
     dZ, A_prev, W, b = random_inputs(11, 2, 5, 5, 3, 3, 3, 4, "same", (1, 1))
     return dict(dZ=dZ, A_prev=A_prev, W=W, b=b, padding="same", stride=(1, 1))
 
@@ -234,7 +242,8 @@ BAD_DZ = [
     ("dZ", np.zeros((2, 5, 6, 4)), ValueError, "dZ"),
     ("dZ", np.zeros((2, 5, 5, 3)), ValueError, "dZ"),
 ]
-BAD_INPUTS = BAD_DZ + BAD_CONV_ARRAYS + rejected("padding", BAD_PADDINGS) + rejected("stride", BAD_PAIRS)
+BAD_INPUTS = (BAD_DZ + BAD_CONV_ARRAYS + rejected("padding", BAD_PADDINGS)
+              + rejected("stride", BAD_PAIRS))
 
 
 @pytest.mark.parametrize("name, value, error, pattern", BAD_INPUTS)
@@ -255,7 +264,8 @@ def test_dZ_shape_checked_against_padding_and_stride(conv_backward):
 
 @pytest.mark.parametrize("W_shape, padding", [((6, 3, 3, 4), "valid"), ((3, 8, 3, 4), (1, 1))])
 def test_kernel_larger_than_padded_input(conv_backward, W_shape, padding):
-    """A kernel that does not fit the padded input is a ValueError naming W, A_prev or the kernel."""
+    """A kernel that does not fit the padded input is a ValueError naming W, A_prev or the
+    kernel."""
     arguments = good_arguments()
     arguments.update(W=np.zeros(W_shape), padding=padding, dZ=np.zeros((2, 1, 1, 4)))
     with pytest.raises(ValueError, match=r"\bW\b|A_prev|kernel"):
@@ -407,7 +417,8 @@ def test_property_hostile_shapes_match_tensorflow(conv_backward, case):
 # (m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride)
 HOSTILE_SMALL = [
     pytest.param(3, 28, 28, 1, 28, 28, 1, "valid", (1, 1), id="kernel-is-image"),
-    pytest.param(1, 224, 224, 3, 16, 16, 8, "valid", (16, 16), id="patches", marks=pytest.mark.slow),
+    pytest.param(1, 224, 224, 3, 16, 16, 8, "valid", (16, 16), id="patches",
+                 marks=pytest.mark.slow),
     pytest.param(3, 64, 64, 1, 3, 3, 1, "same", (64, 64), id="same-stride-64"),
     pytest.param(1, 128, 128, 64, 7, 7, 64, "same", (1, 1), id="image-beyond-budget",
                  marks=pytest.mark.slow),
@@ -417,7 +428,8 @@ HOSTILE_SMALL = [
 @pytest.mark.parametrize("m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride", HOSTILE_SMALL)
 def test_hostile_shapes_match_tensorflow(conv_backward, m, h_prev, w_prev, c_prev, kh, kw, c_new,
                                          padding, stride):
-    """The benchmark's shapes that punish shortcuts, at small m: the gradients equal TensorFlow's."""
+    """The benchmark's shapes that punish shortcuts, at small m: the gradients equal
+    TensorFlow's."""
     dZ, A_prev, W, b = random_inputs(41, m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride)
     ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
     assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride),

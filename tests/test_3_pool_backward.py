@@ -1,4 +1,5 @@
-"""Task 3, pool_backward: checked against tf.GradientTape, finite differences, the tie rule, bad input."""
+"""Task 3, pool_backward: checked against tf.GradientTape, finite differences, the tie rule and
+bad input."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -13,7 +14,8 @@ from oracles import pool_output_shape, tf_pool_gradient
 
 
 def random_inputs(seed, shape, kernel_shape, stride, dtype=np.float64):
-    """dA (standard normal, forward-output shaped) and a tie-free A_prev: distinct values 1 apart."""
+    """dA (standard normal, forward-output shaped) and a tie-free A_prev: distinct values 1
+    apart."""
     rng = np.random.default_rng(seed)
     size = int(np.prod(shape))
     A_prev = (rng.permutation(size) - size / 2).reshape(shape).astype(dtype)
@@ -31,7 +33,8 @@ def test_signature(pool_backward):
 @pytest.mark.parametrize("mode", ["max", "avg"])
 @pytest.mark.parametrize("shape, kernel_shape, stride", POOL_CASES)
 def test_matches_tensorflow(pool_backward, shape, kernel_shape, stride, mode, dtype):
-    """dA_prev equals TensorFlow's gradient (tie-free input) for tiling, overlapping, gapped windows."""
+    """dA_prev equals TensorFlow's gradient (tie-free input) for tiling, overlapping, gapped
+    windows."""
     dA, A_prev = random_inputs(0, shape, kernel_shape, stride, dtype)
     got = pool_backward(dA, A_prev, kernel_shape, stride=stride, mode=mode)
     assert_matches(got, tf_pool_gradient(dA, A_prev, kernel_shape, stride, mode), dtype)
@@ -48,7 +51,8 @@ def test_property_matches_tensorflow(pool_backward, case):
 
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
-@pytest.mark.parametrize("kernel_shape, stride", [((2, 2), (2, 2)), ((3, 2), (1, 1)), ((2, 1), (3, 2))])
+@pytest.mark.parametrize("kernel_shape, stride",
+                         [((2, 2), (2, 2)), ((3, 2), (1, 1)), ((2, 1), (3, 2))])
 def test_finite_differences(pool_forward, pool_backward, kernel_shape, stride, mode):
     """dA_prev equals central differences of L = sum(pool_forward(A_prev) * dA) in float64."""
     dA, A_prev = random_inputs(1, (2, 7, 6, 2), kernel_shape, stride)
@@ -116,8 +120,10 @@ def test_avg_hand_computed(pool_backward):
     np.testing.assert_array_equal(tiling[0, :, :, 0], [[1, 1, 2, 2], [1, 1, 2, 2],
                                                        [3, 3, 4, 4], [3, 3, 4, 4]])
     # overlapping: element (i, j) gets 1/4 for each of the windows it lies in (1, 2 or 4 of them)
-    overlapping = pool_backward(np.ones((1, 2, 2, 1)), np.zeros((1, 3, 3, 1)), (2, 2), (1, 1), "avg")
-    np.testing.assert_array_equal(overlapping[0, :, :, 0], np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 4)
+    overlapping = pool_backward(np.ones((1, 2, 2, 1)), np.zeros((1, 3, 3, 1)), (2, 2), (1, 1),
+                                "avg")
+    np.testing.assert_array_equal(overlapping[0, :, :, 0],
+                                  np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 4)
 
 
 def test_avg_non_square_window(pool_backward):
@@ -210,7 +216,8 @@ def test_dtype_rules(pool_backward, mode, dA_dtype, A_dtype, expected):
 @pytest.mark.parametrize("mode", ["max", "avg"])
 def test_empty_batch(pool_backward, mode, dtype):
     """m = 0 gives an empty dA_prev shaped like A_prev, in the input dtype."""
-    got = pool_backward(np.zeros((0, 3, 3, 3), dtype), np.zeros((0, 7, 8, 3), dtype), (3, 2), (2, 3), mode)
+    got = pool_backward(np.zeros((0, 3, 3, 3), dtype), np.zeros((0, 7, 8, 3), dtype), (3, 2),
+                        (2, 3), mode)
     assert got.shape == (0, 7, 8, 3)
     assert got.dtype == dtype
 
@@ -218,9 +225,9 @@ def test_empty_batch(pool_backward, mode, dtype):
 def test_non_contiguous_inputs(pool_backward):
     """Transposed, strided and Fortran-ordered views as dA and A_prev give TensorFlow's gradient."""
     _, A_base = random_inputs(9, (2, 12, 9, 3), (1, 1), (1, 1))
-    A_prev = A_base.transpose(0, 2, 1, 3)[:, :, ::2]                                     # (2, 9, 6, 3)
+    A_prev = A_base.transpose(0, 2, 1, 3)[:, :, ::2]                                # (2, 9, 6, 3)
     dA_base = np.random.default_rng(9).standard_normal((2, 3, 8, 6))
-    dA = dA_base.transpose(0, 2, 1, 3)[:, ::2, :, ::2]                                   # (2, 4, 3, 3)
+    dA = dA_base.transpose(0, 2, 1, 3)[:, ::2, :, ::2]                              # (2, 4, 3, 3)
     assert dA.shape == pool_output_shape(A_prev, (3, 2), (2, 2))
     assert not (A_prev.flags.c_contiguous or dA.flags.c_contiguous)
     for mode in ["max", "avg"]:
@@ -329,7 +336,8 @@ def test_max_infinite_gradient_reaches_only_the_maximum(pool_backward, sign):
     rng = np.random.default_rng(34)
     A_prev = rng.permutation(2 * 6 * 6 * 2).reshape(2, 6, 6, 2).astype(np.float64)  # no ties
     for kernel_shape, stride in [((2, 2), (2, 2)), ((3, 3), (3, 1))]:
-        h_new, w_new = (6 - kernel_shape[0]) // stride[0] + 1, (6 - kernel_shape[1]) // stride[1] + 1
+        h_new = (6 - kernel_shape[0]) // stride[0] + 1
+        w_new = (6 - kernel_shape[1]) // stride[1] + 1
         dA = rng.standard_normal((2, h_new, w_new, 2))
         dA[0, 0, 0, 0] = sign * np.inf
         got = pool_backward(dA, A_prev, kernel_shape, stride, "max")

@@ -1,4 +1,5 @@
-"""Grader rules for every task file: shebang, executable, docstrings, pycodestyle, imports, runs alone."""
+"""Grader rules for every task file: shebang, executable bit, docstrings, pycodestyle, imports,
+runs alone."""
 import ast
 import os
 import shutil
@@ -24,7 +25,8 @@ TASK_FILES = [
 # What a task file may import: (module, alias) pairs, checked on the syntax tree.
 NUMPY_ONLY = {("numpy", "np")}
 
-# One small call per task, run in a folder holding nothing but the task file, and what it must print.
+# One small call per task, run in a folder holding nothing but the task file, and what it must
+# print.
 SMOKE_CALLS = {
     "0-conv_forward.py": (
         "import numpy as np\n"
@@ -133,7 +135,8 @@ def test_module_docstring(task_file):
 def test_function_docstring(task_file):
     """The task function is defined at top level and has a non-empty docstring."""
     name = function_name(task_file)
-    functions = {node.name: node for node in parse(task_file).body if isinstance(node, ast.FunctionDef)}
+    functions = {node.name: node for node in parse(task_file).body
+                 if isinstance(node, ast.FunctionDef)}
     assert name in functions, f"{task_file} defines no top-level function {name}"
     docstring = ast.get_docstring(functions[name])
     assert docstring and docstring.strip()
@@ -199,7 +202,8 @@ def test_runs_alone_in_empty_folder(task_file, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
-    assert sorted(path.name for path in tmp_path.iterdir() if path.name != "__pycache__") == [task_file]
+    left = sorted(path.name for path in tmp_path.iterdir() if path.name != "__pycache__")
+    assert left == [task_file]
 
 
 NUMPY_TASKS = ["0-conv_forward.py", "1-pool_forward.py", "2-conv_backward.py", "3-pool_backward.py"]
