@@ -245,6 +245,7 @@ def test_kernel_larger_than_padded_input(conv_forward, W_shape, padding):
         conv_forward(**arguments)
 
 
+@pytest.mark.slow
 def test_large_batch_matches_tensorflow(conv_forward):
     """An MNIST-like batch (1200 x 28 x 28 x 1, LeNet's 5x5x6 'same') equals TensorFlow's, across
     however many batch chunks the implementation works in."""

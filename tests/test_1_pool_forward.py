@@ -173,6 +173,7 @@ def test_bad_input(pool_forward, name, value, error, pattern):
     assert_rejects(pool_forward, good_arguments(), name, value, error, pattern)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["max", "avg"])
 def test_large_batch_matches_tensorflow(pool_forward, mode):
     """A large batch (400 x 28 x 28 x 16, overlapping 2x2 windows) equals TensorFlow's."""

@@ -272,6 +272,7 @@ def test_kernel_larger_than_padded_input(conv_backward, W_shape, padding):
         conv_backward(**arguments)
 
 
+@pytest.mark.slow
 def test_large_batch_matches_tensorflow(conv_backward):
     """An MNIST-like batch (600 x 28 x 28 x 1, 5x5x6 'same') equals TensorFlow's gradients, across
     however many batch chunks the implementation works in (dW and db must add up over all)."""

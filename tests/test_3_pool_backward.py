@@ -287,6 +287,7 @@ def test_kernel_larger_than_input(pool_backward, kernel_shape):
         pool_backward(**arguments)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["max", "avg"])
 def test_large_batch_matches_tensorflow(pool_backward, mode):
     """A large batch (400 x 28 x 28 x 16, overlapping 2x2 windows) equals TensorFlow's gradient,

@@ -82,6 +82,7 @@ def run_layers(*args):
                           cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_layers_quick_prints_the_tables():
     """`layers.py --quick --repeat 1` exits 0 and prints both tables: the standard workloads (a row
     per workload and dtype, the geometric mean), then the shapes that punish shortcuts (a row per

@@ -13,6 +13,9 @@ import pytest
 
 from oracles import identity
 
+# Every test here runs a full MNIST-sized batch or a shape larger than the budget: slow lane.
+pytestmark = pytest.mark.slow
+
 MIB = 2 ** 20
 LIMIT = 64 * MIB
 M = 50000  # images in the MNIST training set
@@ -112,7 +115,6 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("shape, W_shape, padding, stride, dtype", HOSTILE)
 def test_hostile_shapes(conv_forward, conv_backward, shape, W_shape, padding, stride, dtype):
     """conv_forward and conv_backward on each shape: outputs plus <= 64 MiB."""
