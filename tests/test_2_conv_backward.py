@@ -2,7 +2,7 @@
 bad input."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 
 from lenet.gradcheck import numerical_gradient
 
@@ -13,11 +13,20 @@ from checks import (assert_float16_rounded, assert_longdouble_matches, assert_ma
 from oracles import conv_output_shape, course_padding, identity, tf_conv_gradients
 
 
-def assert_gradients_match(got, refs, dtype):
-    """conv_backward returned three arrays matching the three references."""
+def assert_gradients_match(got, refs, dtype, magnitudes=None):
+    """conv_backward returned three arrays matching the three references (relative to the
+    magnitudes' largest entries if given, see checks.assert_matches)."""
     assert len(got) == 3
-    for gradient, ref in zip(got, refs):
-        assert_matches(gradient, ref, dtype)
+    magnitudes = magnitudes or [None] * 3
+    for gradient, ref, magnitude in zip(got, refs, magnitudes):
+        scale = None if magnitude is None else (np.abs(magnitude).max() if magnitude.size else 0.0)
+        assert_matches(gradient, ref, dtype, scale)
+
+
+def gradient_magnitudes(dZ, A_prev, W, b, ph, pw, sh, sw):
+    """TensorFlow's gradients of the absolute inputs: each entry the sum of its terms'
+    magnitudes."""
+    return tf_conv_gradients(np.abs(dZ), np.abs(A_prev), np.abs(W), b, ph, pw, sh, sw)
 
 
 def random_inputs(seed, m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride,
@@ -59,12 +68,16 @@ def test_same_equals_tensorflow_same_for_odd_kernels_stride_1(conv_backward, kh,
 
 @PROPERTY
 @given(case=conv_cases())
+# float32 dW of 0.002 from 21 products of about 1: only a tolerance relative to the terms' sizes
+# accepts its rounding (found by Hypothesis)
+@example(case=(0, (1, 3, 7, 1, 1, 1, 1), "same", (1, 1), (0, 0), np.float32))
 def test_property_matches_tensorflow(conv_backward, case):
     """For drawn shapes, strides and paddings the three gradients equal TensorFlow's."""
     seed, shapes, padding, stride, (ph, pw), dtype = case
     dZ, A_prev, W, b = random_inputs(seed, *shapes, padding, stride, dtype)
     got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
-    assert_gradients_match(got, tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride), dtype)
+    assert_gradients_match(got, tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride), dtype,
+                           gradient_magnitudes(dZ, A_prev, W, b, ph, pw, *stride))
 
 
 @pytest.mark.parametrize("padding, stride", [("same", (1, 1)), ("valid", (2, 1)), ((1, 2), (2, 3)),
@@ -407,11 +420,12 @@ def test_property_hostile_shapes_match_tensorflow(conv_backward, case):
     seed, shapes, padding, stride, (ph, pw), dtype = case
     dZ, A_prev, W, b = random_inputs(seed, *shapes, padding, stride, dtype)
     refs = tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride)
+    magnitudes = gradient_magnitudes(dZ, A_prev, W, b, ph, pw, *stride)
     assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride), refs,
-                           dtype)
+                           dtype, magnitudes)
     with tiny_chunks(conv_backward):
         got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
-    assert_gradients_match(got, refs, dtype)
+    assert_gradients_match(got, refs, dtype, magnitudes)
 
 
 # The shapes that punish shortcuts of benchmarks/layers.py (issue 10), at small m:
