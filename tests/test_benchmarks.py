@@ -8,16 +8,16 @@ differs from the contract's. No timing is asserted anywhere.
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+
+from lenet.tasks import ROOT
 
 from cases import CONV_CASES, POOL_CASES, random_conv_inputs
 from checks import assert_matches
 from oracles import course_padding, identity, tf_conv, tf_conv_gradients, tf_pool, tf_pool_gradient
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import loops  # noqa: E402
 

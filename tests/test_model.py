@@ -1,17 +1,15 @@
 """lenet.model, the NumPy LeNet-5: architecture, gradients, He-normal init, Adam, weight transfer
 to and from Keras (task 5), and a short training run."""
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow import keras as K
 
 import lenet.model
-from lenet.tasks import ROOT, task_module
 from lenet.data import load_mnist, one_hot
 from lenet.model import WEIGHT_SHAPES, Adam, NumpyLeNet5
+from lenet.tasks import task_module
+
 from checks import assert_distinct_draws, assert_he_normal
 
 LR = 0.001  # Adam's default learning rate, Keras's and ours
@@ -102,13 +100,6 @@ def test_bad_weights_and_inputs_raise():
         model.backward(np.zeros((3, 10)))
     with pytest.raises(ValueError, match="same number"):
         model.evaluate(np.zeros((2, 28, 28)), np.zeros((3, 10)))
-
-
-def test_pycodestyle():
-    """lenet/model.py is pycodestyle-clean (default settings, 79 columns)."""
-    result = subprocess.run([sys.executable, "-m", "pycodestyle", str(ROOT / "lenet" / "model.py")],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout
 
 
 # Gradients, in float64
