@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -132,10 +133,10 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
         pads = [[0, 0], [ph, ph], [pw, pw], [0, 0]]
         A_t, W_t, b_t = tf.constant(A), tf.constant(W), tf.constant(b[0, 0, 0])
     if kind == "conv fwd":
-        tf_fn = tf.function(lambda A, W, b: tf.nn.bias_add(tf.nn.conv2d(
+        tf_forward = tf.function(lambda A, W, b: tf.nn.bias_add(tf.nn.conv2d(
             tf.pad(A, pads), W, strides, tf_pad), b))
         return (lambda: (conv_forward(A, W, b, identity, padding, stride),),
-                lambda: (tf_fn(A_t, W_t, b_t).numpy(),),
+                lambda: (tf_forward(A_t, W_t, b_t).numpy(),),
                 lambda n: (loops.conv_forward(A[:n], W, b, identity, padding,
                                               stride),),
                 lambda n: (conv_forward(A[:n], W, b, identity, padding,
@@ -147,7 +148,7 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
         dZ_t = tf.constant(dZ)
 
         @tf.function
-        def tf_fn(A, W, dZ):
+        def tf_backward(A, W, dZ):
             """Conv2DBackpropInput, Conv2DBackpropFilter and the bias sum."""
             A_pad = tf.pad(A, pads)  # A itself when ph = pw = 0
             dA = tf.raw_ops.Conv2DBackpropInput(
@@ -160,7 +161,7 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
             db = tf.reduce_sum(dZ, axis=(0, 1, 2), keepdims=True)
             return dA, dW, db
         return (lambda: conv_backward(dZ, A, W, b, padding, stride),
-                lambda: tuple(t.numpy() for t in tf_fn(A_t, W_t, dZ_t)),
+                lambda: tuple(t.numpy() for t in tf_backward(A_t, W_t, dZ_t)),
                 lambda n: loops.conv_backward(dZ[:n], A[:n], W, b, padding,
                                               stride),
                 lambda n: conv_backward(dZ[:n], A[:n], W, b, padding,
@@ -170,9 +171,9 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
     A_t = tf.constant(A)
     tf_pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
     if kind.endswith("fwd"):
-        tf_fn = tf.function(lambda A: tf_pool(A, ksize, strides, "VALID"))
+        tf_forward = tf.function(lambda A: tf_pool(A, ksize, strides, "VALID"))
         return (lambda: (pool_forward(A, kernel, stride, mode),),
-                lambda: (tf_fn(A_t).numpy(),),
+                lambda: (tf_forward(A_t).numpy(),),
                 lambda n: (loops.pool_forward(A[:n], kernel, stride, mode),),
                 lambda n: (pool_forward(A[:n], kernel, stride, mode),))
     out_t = tf_pool(A_t, ksize, strides, "VALID")
@@ -301,8 +302,8 @@ def hostile(workloads, repeat):
             name, dtype_name, 1e3 * ours_s, 1e3 * tf_s, ours_s / tf_s,
             beyond / MIB, "ok" if ok else "OUT"))
     print("-" * len(header))
-    print("all {} rows within bounds: {}".format(len(rows),
-                                                  "yes" if within else "no"))
+    print("all {} rows within bounds: {}".format(
+        len(rows), "yes" if within else "no"))
     skipped = [label(*w) for w in workloads if oom_in_tf(w)]
     if skipped:
         print("float32 not timed for {}: TensorFlow's oneDNN float32 conv "
@@ -353,16 +354,17 @@ def memory(m):
         b = rng.standard_normal((1, 1, 1, 2)).astype(dtype)
         dZ = rng.standard_normal((m, 26, 26, 2)).astype(dtype)
         for name, call, inputs in [
-                ("conv_forward", lambda: conv_forward(
-                    A, W, b, identity, "valid"), A.nbytes),
-                ("conv_backward", lambda: conv_backward(
-                    dZ, A, W, b, "valid"), A.nbytes + dZ.nbytes)]:
+                ("conv_forward", partial(
+                    conv_forward, A, W, b, identity, "valid"), A.nbytes),
+                ("conv_backward", partial(
+                    conv_backward, dZ, A, W, b, "valid"),
+                 A.nbytes + dZ.nbytes)]:
             peak, beyond = peak_beyond(call)
             worst = max(worst, beyond)
             print("{:<14} {:>7} {:13.1f} {:12.1f} {:14.1f}".format(
                 name, np.dtype(dtype).name, inputs / MIB, peak / MIB,
                 beyond / MIB))
-        del A, dZ
+        del A, dZ, call  # free this dtype's arrays before the next one's
     return worst <= MEMORY_LIMIT
 
 
