@@ -1,6 +1,7 @@
 """What the task tests feed the tasks: Hypothesis strategies and settings, hand-picked shape
 tables, random inputs, odd byte orders, and the tables of bad arguments each task must reject."""
 import numpy as np
+import pytest
 from hypothesis import assume, settings, strategies as st
 
 from oracles import course_padding
@@ -148,3 +149,15 @@ BAD_POOL_A_PREV = [
 def big_endian(array):
     """A copy of array stored big-endian (non-native on the usual little-endian machines)."""
     return array.astype(array.dtype.newbyteorder(">"))
+
+
+# The shapes that punish shortcuts of benchmarks/layers.py (issue 10), at small m:
+# (m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride)
+HOSTILE_SMALL = [
+    pytest.param(3, 28, 28, 1, 28, 28, 1, "valid", (1, 1), id="kernel-is-image"),
+    pytest.param(1, 224, 224, 3, 16, 16, 8, "valid", (16, 16), id="patches",
+                 marks=pytest.mark.slow),
+    pytest.param(3, 64, 64, 1, 3, 3, 1, "same", (64, 64), id="same-stride-64"),
+    pytest.param(1, 128, 128, 64, 7, 7, 64, "same", (1, 1), id="image-beyond-budget",
+                 marks=pytest.mark.slow),
+]

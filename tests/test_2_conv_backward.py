@@ -6,8 +6,8 @@ from hypothesis import example, given
 
 from lenet.gradcheck import numerical_gradient
 
-from cases import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, PROPERTY, big_endian,
-                   conv_cases, hostile_conv_cases, random_conv_inputs, rejected)
+from cases import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, HOSTILE_SMALL, PROPERTY,
+                   big_endian, conv_cases, hostile_conv_cases, random_conv_inputs, rejected)
 from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
                     assert_native_equal, assert_rejects, assert_signature, tiny_chunks)
 from oracles import conv_output_shape, course_padding, identity, tf_conv_gradients
@@ -426,18 +426,6 @@ def test_property_hostile_shapes_match_tensorflow(conv_backward, case):
     with tiny_chunks(conv_backward):
         got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
     assert_gradients_match(got, refs, dtype, magnitudes)
-
-
-# The shapes that punish shortcuts of benchmarks/layers.py (issue 10), at small m:
-# (m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride)
-HOSTILE_SMALL = [
-    pytest.param(3, 28, 28, 1, 28, 28, 1, "valid", (1, 1), id="kernel-is-image"),
-    pytest.param(1, 224, 224, 3, 16, 16, 8, "valid", (16, 16), id="patches",
-                 marks=pytest.mark.slow),
-    pytest.param(3, 64, 64, 1, 3, 3, 1, "same", (64, 64), id="same-stride-64"),
-    pytest.param(1, 128, 128, 64, 7, 7, 64, "same", (1, 1), id="image-beyond-budget",
-                 marks=pytest.mark.slow),
-]
 
 
 @pytest.mark.parametrize("m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride", HOSTILE_SMALL)
