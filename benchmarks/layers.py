@@ -122,8 +122,9 @@ def tf_padding(padding, shape, kernel, stride):
 
 
 def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng):
-    """Three callables (ours, TensorFlow, loops on a slice of the batch)
-    over fresh random inputs, each returning a tuple of numpy arrays."""
+    """Four callables over fresh random inputs, each returning a tuple of
+    numpy arrays: ours and TensorFlow's on the whole batch, then the loops'
+    and ours on the first n images (called with n)."""
     A = rng.standard_normal(shape).astype(dtype)
     strides = (1,) + tuple(stride) + (1,)
     if kind.startswith("conv"):
