@@ -136,9 +136,10 @@ def _padding(padding, h_prev, w_prev, kh, kw, sh, sw):
     if isinstance(padding, str) and padding == "valid":
         return 0, 0
     if isinstance(padding, str) and padding == "same":
-        ph = -(-((h_prev - 1) * sh + kh - h_prev) // 2)  # ceil(... / 2)
+        # ceil(... / 2), never negative: (h_prev-1)*(sh-1) + kh-1 >= 0
+        ph = -(-((h_prev - 1) * sh + kh - h_prev) // 2)
         pw = -(-((w_prev - 1) * sw + kw - w_prev) // 2)
-        return max(ph, 0), max(pw, 0)
+        return ph, pw
     if isinstance(padding, str):
         raise ValueError("padding must be 'same', 'valid' or (ph, pw), "
                          "got {!r}".format(padding))

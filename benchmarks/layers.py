@@ -33,6 +33,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -127,9 +128,10 @@ def tf_padding(padding, shape, kernel, stride):
 
 def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng,
                   inputs=None):
-    """Four callables (ours, TensorFlow, loops and ours on a slice of the
-    batch) over fresh random inputs, each returning a tuple of numpy
-    arrays; the inputs go into the dict ``inputs`` if one is given."""
+    """Four callables over fresh random inputs, each returning a tuple of
+    numpy arrays: ours and TensorFlow's on the whole batch, then the loops'
+    and ours on the first n images (called with n). The inputs go into the
+    dict ``inputs`` if one is given (for the optional peers)."""
     inputs = {} if inputs is None else inputs
     A = inputs["A"] = rng.standard_normal(shape).astype(dtype)
     strides = (1,) + tuple(stride) + (1,)
@@ -141,10 +143,10 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng,
         pads = [[0, 0], [ph, ph], [pw, pw], [0, 0]]
         A_t, W_t, b_t = tf.constant(A), tf.constant(W), tf.constant(b[0, 0, 0])
     if kind == "conv fwd":
-        tf_fn = tf.function(lambda A, W, b: tf.nn.bias_add(tf.nn.conv2d(
+        tf_forward = tf.function(lambda A, W, b: tf.nn.bias_add(tf.nn.conv2d(
             tf.pad(A, pads), W, strides, tf_pad), b))
         return (lambda: (conv_forward(A, W, b, identity, padding, stride),),
-                lambda: (tf_fn(A_t, W_t, b_t).numpy(),),
+                lambda: (tf_forward(A_t, W_t, b_t).numpy(),),
                 lambda n: (loops.conv_forward(A[:n], W, b, identity, padding,
                                               stride),),
                 lambda n: (conv_forward(A[:n], W, b, identity, padding,
@@ -157,7 +159,7 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng,
         dZ_t = tf.constant(dZ)
 
         @tf.function
-        def tf_fn(A, W, dZ):
+        def tf_backward(A, W, dZ):
             """Conv2DBackpropInput, Conv2DBackpropFilter and the bias sum."""
             A_pad = tf.pad(A, pads)  # A itself when ph = pw = 0
             dA = tf.raw_ops.Conv2DBackpropInput(
@@ -170,7 +172,7 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng,
             db = tf.reduce_sum(dZ, axis=(0, 1, 2), keepdims=True)
             return dA, dW, db
         return (lambda: conv_backward(dZ, A, W, b, padding, stride),
-                lambda: tuple(t.numpy() for t in tf_fn(A_t, W_t, dZ_t)),
+                lambda: tuple(t.numpy() for t in tf_backward(A_t, W_t, dZ_t)),
                 lambda n: loops.conv_backward(dZ[:n], A[:n], W, b, padding,
                                               stride),
                 lambda n: conv_backward(dZ[:n], A[:n], W, b, padding,
@@ -180,9 +182,9 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng,
     A_t = tf.constant(A)
     tf_pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
     if kind.endswith("fwd"):
-        tf_fn = tf.function(lambda A: tf_pool(A, ksize, strides, "VALID"))
+        tf_forward = tf.function(lambda A: tf_pool(A, ksize, strides, "VALID"))
         return (lambda: (pool_forward(A, kernel, stride, mode),),
-                lambda: (tf_fn(A_t).numpy(),),
+                lambda: (tf_forward(A_t).numpy(),),
                 lambda n: (loops.pool_forward(A[:n], kernel, stride, mode),),
                 lambda n: (pool_forward(A[:n], kernel, stride, mode),))
     out_t = tf_pool(A_t, ksize, strides, "VALID")
@@ -439,8 +441,8 @@ def hostile(workloads, repeat):
             name, dtype_name, 1e3 * ours_s, 1e3 * tf_s, ours_s / tf_s,
             beyond / MIB, "ok" if ok else "OUT"))
     print("-" * len(header))
-    print("all {} rows within bounds: {}".format(len(rows),
-                                                  "yes" if within else "no"))
+    print("all {} rows within bounds: {}".format(
+        len(rows), "yes" if within else "no"))
     skipped = [label(*w) for w in workloads if oom_in_tf(w)]
     if skipped:
         print("float32 not timed for {}: TensorFlow's oneDNN float32 conv "
@@ -491,16 +493,17 @@ def memory(m):
         b = rng.standard_normal((1, 1, 1, 2)).astype(dtype)
         dZ = rng.standard_normal((m, 26, 26, 2)).astype(dtype)
         for name, call, inputs in [
-                ("conv_forward", lambda: conv_forward(
-                    A, W, b, identity, "valid"), A.nbytes),
-                ("conv_backward", lambda: conv_backward(
-                    dZ, A, W, b, "valid"), A.nbytes + dZ.nbytes)]:
+                ("conv_forward", partial(
+                    conv_forward, A, W, b, identity, "valid"), A.nbytes),
+                ("conv_backward", partial(
+                    conv_backward, dZ, A, W, b, "valid"),
+                 A.nbytes + dZ.nbytes)]:
             peak, beyond = peak_beyond(call)
             worst = max(worst, beyond)
             print("{:<14} {:>7} {:13.1f} {:12.1f} {:14.1f}".format(
                 name, np.dtype(dtype).name, inputs / MIB, peak / MIB,
                 beyond / MIB))
-        del A, dZ
+        del A, dZ, call  # free this dtype's arrays before the next one's
     return worst <= MEMORY_LIMIT
 
 

@@ -9,16 +9,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
-# The graded task files at the repo root; tests/test_task_files.py checks each one.
-TASK_FILES = [
-    "0-conv_forward.py",
-    "1-pool_forward.py",
-    "2-conv_backward.py",
-    "3-pool_backward.py",
-    "4-lenet5.py",
-    "5-lenet5.py",
-]
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # References come from TensorFlow's portable (Eigen) CPU kernels. Its oneDNN
 # float32 conv2d returns garbage (values up to ~1e22) on some strided shapes,
@@ -29,37 +19,31 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from lenet.output import probe_writable  # noqa: E402
-from lenet.tasks import task_module as load_task  # noqa: E402
-
-
-def pytest_generate_tests(metafunc):
-    """Run every test that takes a `task_file` argument once per entry of TASK_FILES."""
-    if "task_file" in metafunc.fixturenames:
-        metafunc.parametrize("task_file", TASK_FILES)
+from lenet.tasks import task_module  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def conv_forward():
     """Task 0: conv_forward."""
-    return load_task("0-conv_forward.py").conv_forward
+    return task_module("0-conv_forward.py").conv_forward
 
 
 @pytest.fixture(scope="session")
 def pool_forward():
     """Task 1: pool_forward."""
-    return load_task("1-pool_forward.py").pool_forward
+    return task_module("1-pool_forward.py").pool_forward
 
 
 @pytest.fixture(scope="session")
 def conv_backward():
     """Task 2: conv_backward."""
-    return load_task("2-conv_backward.py").conv_backward
+    return task_module("2-conv_backward.py").conv_backward
 
 
 @pytest.fixture(scope="session")
 def pool_backward():
     """Task 3: pool_backward."""
-    return load_task("3-pool_backward.py").pool_backward
+    return task_module("3-pool_backward.py").pool_backward
 
 
 @pytest.fixture(scope="session")
@@ -72,27 +56,19 @@ def batch():
     return as_images(splits.X_train[:64]), one_hot(splits.Y_train[:64])
 
 
-def mnist_test_source():
-    """Where the official MNIST lives: $MNIST_PATH, else ../shared/data/mnist, else None."""
+@pytest.fixture(scope="session")
+def mnist_test_dir():
+    """Path to the real MNIST (all four IDX files, or the test set alone): $MNIST_PATH, else
+    ../shared/data/mnist; skips without it, but fails in CI (CI=true), where it must exist."""
     env = os.environ.get("MNIST_PATH")
     if env and Path(env).exists():
         return Path(env)
     if SHARED_MNIST.is_dir():
         return SHARED_MNIST
-    return None
-
-
-@pytest.fixture(scope="session")
-def mnist_test_dir():
-    """Path to the real MNIST (all four IDX files, or the test set alone); skips without it, but
-    fails in CI (CI=true), where it must exist."""
-    source = mnist_test_source()
-    if source is None:
-        message = f"MNIST test set not found: set MNIST_PATH or place it in {SHARED_MNIST}"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return source
+    message = f"MNIST test set not found: set MNIST_PATH or place it in {SHARED_MNIST}"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from reference import (tiny_chunks, BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, assert_matches,
-                       assert_rejects, assert_signature, pool_cases, pool_output_shape, rejected,
-                       tf_pool,
-                       assert_float16_rounded, assert_longdouble_matches, assert_native_equal, big_endian)
+from cases import (BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, big_endian,
+                   pool_cases, rejected)
+from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
+                    assert_native_equal, assert_rejects, assert_signature, tiny_chunks)
+from oracles import pool_output_shape, tf_pool
 
 
 def random_input(seed, shape, dtype=np.float64):
@@ -48,11 +49,13 @@ def test_hand_computed(pool_forward):
     max_out = pool_forward(A_prev, (2, 2), stride=(2, 2), mode="max")
     avg_out = pool_forward(A_prev, (2, 2), stride=(2, 2), mode="avg")
     np.testing.assert_array_equal(max_out[0, :, :, 0], [[5, 7], [13, 15]])
-    np.testing.assert_array_equal(avg_out[0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]])  # (0+1+4+5)/4 ...
+    # (0+1+4+5)/4 ...
+    np.testing.assert_array_equal(avg_out[0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]])
 
 
 def test_hand_computed_overlapping_non_square(pool_forward):
-    """A 1x3 kernel with stride (1, 2) on [[3, 1, 4, 1, 5]]: windows 3 1 4 and 4 1 5 overlap at 4."""
+    """A 1x3 kernel with stride (1, 2) on [[3, 1, 4, 1, 5]]: windows 3 1 4 and 4 1 5 overlap at
+    4."""
     A_prev = np.array([3.0, 1.0, 4.0, 1.0, 5.0]).reshape(1, 1, 5, 1)
     np.testing.assert_array_equal(pool_forward(A_prev, (1, 3), (1, 2), "max").ravel(), [4, 5])
     np.testing.assert_allclose(pool_forward(A_prev, (1, 3), (1, 2), "avg").ravel(), [8 / 3, 10 / 3],
@@ -73,8 +76,8 @@ def test_single_image_single_channel(pool_forward):
     """m = 1 and one channel, with a non-square kernel and stride."""
     A_prev = random_input(1, (1, 9, 7, 1))
     for mode in ["max", "avg"]:
-        assert_matches(pool_forward(A_prev, (3, 2), (2, 1), mode), tf_pool(A_prev, (3, 2), (2, 1), mode),
-                       np.float64)
+        assert_matches(pool_forward(A_prev, (3, 2), (2, 1), mode),
+                       tf_pool(A_prev, (3, 2), (2, 1), mode), np.float64)
 
 
 @pytest.mark.parametrize("stride", [(1, 1), (2, 3)])
@@ -149,7 +152,8 @@ def test_non_contiguous_input(pool_forward):
 
 def good_arguments():
     """A valid call: A_prev (2, 6, 6, 3), kernel 2x2, stride 2, max."""
-    return dict(A_prev=random_input(8, (2, 6, 6, 3)), kernel_shape=(2, 2), stride=(2, 2), mode="max")
+    return dict(A_prev=random_input(8, (2, 6, 6, 3)), kernel_shape=(2, 2), stride=(2, 2),
+                mode="max")
 
 
 def test_good_arguments_are_accepted(pool_forward):
@@ -169,12 +173,13 @@ def test_bad_input(pool_forward, name, value, error, pattern):
     assert_rejects(pool_forward, good_arguments(), name, value, error, pattern)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["max", "avg"])
 def test_large_batch_matches_tensorflow(pool_forward, mode):
     """A large batch (400 x 28 x 28 x 16, overlapping 2x2 windows) equals TensorFlow's."""
     A_prev = random_input(9, (400, 28, 28, 16))
-    assert_matches(pool_forward(A_prev, (2, 2), (1, 1), mode), tf_pool(A_prev, (2, 2), (1, 1), mode),
-                   np.float64)
+    assert_matches(pool_forward(A_prev, (2, 2), (1, 1), mode),
+                   tf_pool(A_prev, (2, 2), (1, 1), mode), np.float64)
 
 
 @pytest.mark.parametrize("mode", ["max", "avg"])

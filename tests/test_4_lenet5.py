@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from lenet.data import as_images, load_mnist, one_hot
 from lenet.tasks import task_module
-from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
-                       assert_distinct_draws, assert_he_normal)
+from checks import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps, assert_distinct_draws,
+                    assert_he_normal)
 
 tf1 = tf.compat.v1
 
@@ -80,10 +80,10 @@ def test_layer_ops(built):
     assert [op.get_attr("padding") for op in convs] == [b"SAME", b"VALID"]
     assert all(list(op.get_attr("strides")) == [1, 1, 1, 1] for op in convs)
     assert [op.outputs[0].shape.as_list() for op in convs] == [[None, 28, 28, 6],
-                                                                 [None, 10, 10, 16]]
+                                                               [None, 10, 10, 16]]
     pools = built.ops("MaxPool")
     assert [op.outputs[0].shape.as_list() for op in pools] == [[None, 14, 14, 6],
-                                                                 [None, 5, 5, 16]]
+                                                               [None, 5, 5, 16]]
     for op in pools:
         assert list(op.get_attr("ksize")) == [1, 2, 2, 1]
         assert list(op.get_attr("strides")) == [1, 2, 2, 1]

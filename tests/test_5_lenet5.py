@@ -6,8 +6,8 @@ from tensorflow import keras as K
 
 from lenet.data import as_images, load_mnist, one_hot
 from lenet.tasks import task_module
-from reference import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps,
-                       assert_shared_draws, assert_he_normal)
+from checks import (LENET5_PARAMS, LENET5_WEIGHT_SHAPES, assert_adam_steps, assert_he_normal,
+                    assert_shared_draws)
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +131,7 @@ def test_two_steps_are_adam(lenet5, batch):
     assert_adam_steps(flat[:2], (flat[3] - flat[2], flat[4] - flat[3]), eps=1e-7)
 
 
+@pytest.mark.slow
 def test_probabilities_and_loss_decrease(lenet5, batch):
     """Outputs are probability rows; twenty steps on one batch bring its loss well down."""
     net = lenet5(K.Input(shape=(28, 28, 1)))

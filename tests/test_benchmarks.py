@@ -1,7 +1,7 @@
 """benchmarks/: the plain-loop reference agrees with TensorFlow and the tasks; layers.py runs.
 
 The loop reference is the slow baseline of the speed table, so it is checked here like a task:
-against TensorFlow's ops (tests/reference.py) on small random shapes with strides, non-square
+against TensorFlow's ops (tests/oracles.py) on small random shapes with strides, non-square
 kernels and every kind of padding, and against the task functions where TensorFlow's tie rule
 differs from the contract's. No timing is asserted anywhere.
 """
@@ -9,15 +9,16 @@ import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from reference import (CONV_CASES, POOL_CASES, assert_matches, course_padding, identity,
-                       random_conv_inputs, tf_conv, tf_conv_gradients, tf_pool, tf_pool_gradient)
+from lenet.tasks import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+from cases import CONV_CASES, POOL_CASES, random_conv_inputs
+from checks import assert_matches
+from oracles import course_padding, identity, tf_conv, tf_conv_gradients, tf_pool, tf_pool_gradient
+
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import loops  # noqa: E402
 
@@ -82,6 +83,7 @@ def run_layers(*args):
                           cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_layers_quick_prints_the_tables():
     """`layers.py --quick --repeat 1` exits 0 and prints both tables: the standard workloads (a row
     per workload and dtype, the geometric mean), then the shapes that punish shortcuts (a row per

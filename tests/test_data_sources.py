@@ -164,8 +164,8 @@ def test_exercise_split_of_an_idx_folder(tmp_path):
     images[:, 0, 0], images[:, 0, 1], images[:, 0, 2] = index % 256, index // 256, 255
     folder = idx_folder(tmp_path, (images, index % 10), None)
     splits = load_mnist(folder, verbose=False)
-    restored = [np.rint(X[:, 0, :2] * 256).astype(np.int64) for X in (splits.X_train,
-                                                                     splits.X_valid)]
+    restored = [np.rint(X[:, 0, :2] * 256).astype(np.int64)
+                for X in (splits.X_train, splits.X_valid)]
     np.testing.assert_array_equal(restored[0] @ [1, 256], index[:50000])
     np.testing.assert_array_equal(restored[1] @ [1, 256], index[50000:])
 

@@ -1,8 +1,8 @@
 """Peak memory of tasks 0-3 beyond the arrays each call returns: on a full MNIST-sized batch, and on
 shapes that punish shortcuts (one image's windows larger than the budget, padding no window reads).
 
-Issue 10 bounds it at 64 MiB for any call; the implementations work in chunks of images, or of output
-rows of one image.
+Issue 10 bounds it at 64 MiB for any call; the implementations work in chunks of images, or of
+output rows of one image.
 tracemalloc sees numpy's allocations. The inputs are made before it starts, so what counts is what
 a call allocates: its peak less the nbytes of its outputs. Run with `pytest -s` to see the numbers.
 """
@@ -11,7 +11,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from reference import identity
+from oracles import identity
+
+# Every test here runs a full MNIST-sized batch or a shape larger than the budget: slow lane.
+pytestmark = pytest.mark.slow
 
 MIB = 2 ** 20
 LIMIT = 64 * MIB
@@ -19,8 +22,8 @@ M = 50000  # images in the MNIST training set
 
 
 def peak_beyond_outputs(function, *args, **kwargs):
-    """Run function(*args, **kwargs) under tracemalloc; return (peak, peak less the outputs' nbytes),
-    both in bytes allocated during the call. The outputs are dropped here."""
+    """Run function(*args, **kwargs) under tracemalloc; return (peak, peak less the outputs'
+    nbytes), both in bytes allocated during the call. The outputs are dropped here."""
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
@@ -53,7 +56,8 @@ def mnist_batch(rng, dtype):
 
 def conv_parameters(rng, dtype):
     """W (3, 3, 1, 2) and b (1, 1, 1, 2), standard normal, in dtype."""
-    return rng.standard_normal((3, 3, 1, 2), dtype=dtype), rng.standard_normal((1, 1, 1, 2), dtype=dtype)
+    return (rng.standard_normal((3, 3, 1, 2), dtype=dtype),
+            rng.standard_normal((1, 1, 1, 2), dtype=dtype))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -81,7 +85,8 @@ def test_conv_backward(conv_backward, dtype):
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
 def test_pool_forward(pool_forward, mode):
-    """pool_forward, 2x2 windows, stride 2, float32: the output (50000, 14, 14, 1) plus <= 64 MiB."""
+    """pool_forward, 2x2 windows, stride 2, float32: the output (50000, 14, 14, 1) plus <= 64
+    MiB."""
     A_prev = mnist_batch(np.random.default_rng(2), np.float32)
     peak, beyond = peak_beyond_outputs(pool_forward, A_prev, (2, 2), (2, 2), mode)
     del A_prev
@@ -90,7 +95,8 @@ def test_pool_forward(pool_forward, mode):
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
 def test_pool_backward(pool_backward, mode):
-    """pool_backward, 2x2 windows, stride 2, float32, dA (50000, 14, 14, 1): dA_prev plus <= 64 MiB."""
+    """pool_backward, 2x2 windows, stride 2, float32, dA (50000, 14, 14, 1): dA_prev plus <= 64
+    MiB."""
     rng = np.random.default_rng(3)
     A_prev = mnist_batch(rng, np.float32)
     dA = rng.standard_normal((M, 14, 14, 1), dtype=np.float32)
@@ -109,7 +115,6 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("shape, W_shape, padding, stride, dtype", HOSTILE)
 def test_hostile_shapes(conv_forward, conv_backward, shape, W_shape, padding, stride, dtype):
     """conv_forward and conv_backward on each shape: outputs plus <= 64 MiB."""

@@ -1,18 +1,16 @@
 """lenet.model, the NumPy LeNet-5: architecture, gradients, He-normal init, Adam, weight transfer
 to and from Keras (task 5), and a short training run."""
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow import keras as K
 
 import lenet.fused
-from conftest import ROOT, load_task
 from lenet.data import load_mnist, one_hot
 from lenet.model import WEIGHT_SHAPES, Adam, NumpyLeNet5
-from reference import assert_distinct_draws, assert_he_normal
+from lenet.tasks import task_module
+
+from checks import assert_distinct_draws, assert_he_normal
 
 LR = 0.001  # Adam's default learning rate, Keras's and ours
 # Adam's first step moves a weight by lr * g / (|g| + C) (from m = 0.1 g, v = 0.001 g^2 and
@@ -31,7 +29,7 @@ def mnist():
 def keras_lenet5():
     """Task 5's lenet5 builder; each call makes a fresh compiled Keras model (he_normal seeds
     fixed, so every build starts from the same weights)."""
-    lenet5 = load_task("5-lenet5.py").lenet5
+    lenet5 = task_module("5-lenet5.py").lenet5
     return lambda: lenet5(K.Input(shape=(28, 28, 1)))
 
 
@@ -102,13 +100,6 @@ def test_bad_weights_and_inputs_raise():
         model.backward(np.zeros((3, 10)))
     with pytest.raises(ValueError, match="same number"):
         model.evaluate(np.zeros((2, 28, 28)), np.zeros((3, 10)))
-
-
-def test_pycodestyle():
-    """lenet/model.py is pycodestyle-clean (default settings, 79 columns)."""
-    result = subprocess.run([sys.executable, "-m", "pycodestyle", str(ROOT / "lenet" / "model.py")],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout
 
 
 # Gradients, in float64
@@ -231,7 +222,7 @@ def test_gradients_match_finite_differences(tied_model):
 # He-normal initialization
 
 def test_he_normal_statistics():
-    """Every kernel looks like a He-normal draw (tests/reference.py: mean and std within 5
+    """Every kernel looks like a He-normal draw (tests/checks.py: mean and std within 5
     standard errors of 0 and sqrt(2 / fan_in), truncation); biases zero."""
     model = NumpyLeNet5(seed=0)
     for index, w in enumerate(model.get_weights()):

@@ -1,19 +1,32 @@
-"""Grader rules for every task file: shebang, executable, docstrings, pycodestyle, imports, runs alone."""
+"""Grader rules for every task file: shebang, executable bit, docstrings, pycodestyle, imports,
+runs alone."""
 import ast
 import os
 import shutil
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
+import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from lenet.tasks import ROOT
+
+# The graded task files at the repo root; every test here with a task_file argument runs once per
+# entry.
+TASK_FILES = [
+    "0-conv_forward.py",
+    "1-pool_forward.py",
+    "2-conv_backward.py",
+    "3-pool_backward.py",
+    "4-lenet5.py",
+    "5-lenet5.py",
+]
 
 # What a task file may import: (module, alias) pairs, checked on the syntax tree.
 NUMPY_ONLY = {("numpy", "np")}
 
-# One small call per task, run in a folder holding nothing but the task file, and what it must print.
+# One small call per task, run in a folder holding nothing but the task file, and what it must
+# print.
 SMOKE_CALLS = {
     "0-conv_forward.py": (
         "import numpy as np\n"
@@ -90,17 +103,20 @@ def parse(task_file):
     return ast.parse((ROOT / task_file).read_text(), filename=task_file)
 
 
+@pytest.mark.parametrize("task_file", TASK_FILES)
 def test_task_file_exists(task_file):
     """The task file is at the repository root."""
     assert (ROOT / task_file).is_file(), f"{task_file} is missing from {ROOT}"
 
 
+@pytest.mark.parametrize("task_file", TASK_FILES)
 def test_shebang(task_file):
     """The first line is exactly the shebang."""
     first_line = (ROOT / task_file).read_text().split("\n", 1)[0]
     assert first_line == "#!/usr/bin/env python3"
 
 
+@pytest.mark.parametrize("task_file", TASK_FILES)
 def test_executable(task_file):
     """The file is executable, with the owner bit set (root passes os.access if any x bit is)."""
     path = ROOT / task_file
@@ -108,21 +124,25 @@ def test_executable(task_file):
     assert path.stat().st_mode & stat.S_IXUSR, f"run: chmod +x {task_file}"
 
 
+@pytest.mark.parametrize("task_file", TASK_FILES)
 def test_module_docstring(task_file):
     """The module has a non-empty docstring."""
     docstring = ast.get_docstring(parse(task_file))
     assert docstring and docstring.strip()
 
 
+@pytest.mark.parametrize("task_file", TASK_FILES)
 def test_function_docstring(task_file):
     """The task function is defined at top level and has a non-empty docstring."""
     name = function_name(task_file)
-    functions = {node.name: node for node in parse(task_file).body if isinstance(node, ast.FunctionDef)}
+    functions = {node.name: node for node in parse(task_file).body
+                 if isinstance(node, ast.FunctionDef)}
     assert name in functions, f"{task_file} defines no top-level function {name}"
     docstring = ast.get_docstring(functions[name])
     assert docstring and docstring.strip()
 
 
+@pytest.mark.parametrize("task_file", TASK_FILES)
 def test_every_function_has_a_docstring(task_file):
     """Helpers count too: every function and class in the file has a docstring."""
     missing = [node.name for node in ast.walk(parse(task_file))
@@ -130,6 +150,7 @@ def test_every_function_has_a_docstring(task_file):
     assert not missing, f"no docstring: {missing}"
 
 
+@pytest.mark.parametrize("task_file", TASK_FILES)
 def test_pycodestyle(task_file):
     """pycodestyle (default settings) reports nothing."""
     result = subprocess.run([sys.executable, "-m", "pycodestyle", str(ROOT / task_file)],
@@ -152,6 +173,7 @@ def imports_of(task_file):
     return found
 
 
+@pytest.mark.parametrize("task_file", TASK_FILES)
 def test_imports(task_file):
     """Tasks 0-3 import nothing but `import numpy as np`, tasks 4-5 nothing but tensorflow."""
     found = imports_of(task_file)
@@ -164,11 +186,18 @@ def test_imports(task_file):
     assert not forbidden, f"forbidden imports: {forbidden}"
 
 
+@pytest.mark.parametrize("task_file", TASK_FILES)
 def test_smoke_call_defined(task_file):
-    """Every task file listed in conftest has a smoke call here (add one with a new task)."""
+    """Every task file in TASK_FILES has a smoke call here (add one with a new task)."""
     assert task_file in SMOKE_CALLS
 
 
+# Tasks 4 and 5 import TensorFlow in a fresh interpreter (a few seconds each): slow lane.
+RUN_ALONE = [pytest.param(task_file, marks=pytest.mark.slow) if task_number(task_file) >= 4
+             else task_file for task_file in TASK_FILES]
+
+
+@pytest.mark.parametrize("task_file", RUN_ALONE)
 def test_runs_alone_in_empty_folder(task_file, tmp_path):
     """Copied alone into an empty folder, the file imports and computes the right small result."""
     code, expected = SMOKE_CALLS[task_file]
@@ -178,7 +207,8 @@ def test_runs_alone_in_empty_folder(task_file, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
-    assert sorted(path.name for path in tmp_path.iterdir() if path.name != "__pycache__") == [task_file]
+    left = sorted(path.name for path in tmp_path.iterdir() if path.name != "__pycache__")
+    assert left == [task_file]
 
 
 NUMPY_TASKS = ["0-conv_forward.py", "1-pool_forward.py", "2-conv_backward.py", "3-pool_backward.py"]
