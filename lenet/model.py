@@ -1,27 +1,31 @@
-"""LeNet-5 in NumPy, trained with a NumPy Adam.
+"""LeNet-5 in NumPy on the task functions, trained with a NumPy Adam.
 
-The two convolution blocks (conv, ReLU, 2x2/2 max-pool) run through
-``lenet.fused``: the same arithmetic as the task functions
-(``0-conv_forward.py`` ... ``3-pool_backward.py`` at the repository root)
-with TensorFlow's max-pool gradient routing, fused for a training step
-(see that module for how it differs). ``first_layer`` uses task 0 itself.
-This module adds the dense layers, softmax cross-entropy and Adam.
+The two convolution blocks (conv, ReLU, 2x2/2 max-pool) run on one of two
+engines, with the same results:
+
+- ``"tasks"`` (the default): the task functions themselves,
+  ``0-conv_forward.py`` ... ``3-pool_backward.py`` at the repository root,
+  imported by file path, plus ``first_max_mask`` for TensorFlow's routing
+  of a tied max-pool window's gradient;
+- ``"fused"``: ``lenet.fused``, the same arithmetic fused for a training
+  step (no gradient for the input images, the pooling inside the
+  convolution's output layout), about twice as fast.
+
+This module adds the dense layers, softmax cross-entropy, He-normal
+initialization (``lenet.initializers``) and Adam (``lenet.optim``).
 Weights are kept in Keras's order and shapes, so
-``NumpyLeNet5.set_weights(keras_model.get_weights())`` and the reverse
-move a model between the two implementations.
+``NumpyLeNet5.set_weights(keras_model.get_weights())`` and the reverse move
+a model between the two implementations.
 """
 import contextlib
 
 import numpy as np
 
-from lenet.fused import conv_pool_backward, conv_pool_forward
+from lenet import fused
+from lenet.initializers import he_normal
+from lenet.optim import Adam
 from lenet.tasks import task_function
 from lenet.training import StepTraining
-
-# Keras's he_normal draws from a normal truncated at 2 standard deviations;
-# this constant (the std of a unit normal truncated at +-2) rescales it so
-# that the draws have variance 2 / fan_in.
-TRUNCATED_STD = 0.87962566103423978
 
 # Shape of every weight array, in Keras's get_weights() order.
 WEIGHT_SHAPES = (
@@ -32,10 +36,71 @@ WEIGHT_SHAPES = (
     (84, 10), (10,),            # dense3, softmax
 )
 CONV_PADDING = (2, 0)  # zeros on each side: conv1 'same', conv2 'valid'
+POOL = (2, 2)  # kernel and stride of both max-pooling layers
 _BLAS = []  # the threadpoolctl controller, made on first use
 
-
 conv_forward = task_function("0-conv_forward.py", "conv_forward")
+pool_forward = task_function("1-pool_forward.py", "pool_forward")
+conv_backward = task_function("2-conv_backward.py", "conv_backward")
+pool_backward = task_function("3-pool_backward.py", "pool_backward")
+
+
+def task_block_forward(X, W, b, pad, workspace=None):
+    """conv (task 0) with ReLU, then 2x2/2 max-pool (task 1).
+
+    Returns the pooled output and what ``task_block_backward`` needs
+    (``workspace`` is the fused engine's; unused here).
+    """
+    b4 = b.reshape(1, 1, 1, -1)
+    A = conv_forward(X, W, b4, _relu_in_place, (pad, pad))  # ReLU(Z)
+    P = pool_forward(A, POOL, POOL, "max")                  # (n, h/2, w/2, c)
+    return P, (X, W, b4, pad, A, P)
+
+
+def task_block_backward(dP, cache, input_gradient=True):
+    """The block's gradients, (dX or None, dW, db): max-pool (task 3),
+    TensorFlow's tie routing and the ReLU (``first_max_mask``), conv
+    (task 2). ``input_gradient`` False drops dX (task 2 computes it
+    anyway)."""
+    X, W, b4, pad, A, P = cache
+    dA = pool_backward(dP, A, POOL, POOL, "max")            # (n, h, w, c)
+    dZ = np.multiply(dA, first_max_mask(A, P), out=dA)      # through ReLU
+    dX, dW, db = conv_backward(dZ, X, W, b4, (pad, pad))
+    return (dX if input_gradient else None), dW, db.reshape(-1)
+
+
+ENGINES = {"tasks": (task_block_forward, task_block_backward),
+           "fused": (fused.conv_pool_forward, fused.conv_pool_backward)}
+
+
+def first_max_mask(A, P):
+    """Where a 2x2/2 max-pool's gradient may pass, TensorFlow's way: A > 0
+    (the ReLU before the pool) and not a later maximum of a tied window.
+
+    Task 3 gives every element equal to its window's maximum the gradient;
+    TensorFlow gives it to the window's first maximum (row-major) only. On
+    MNIST's black background a whole window of a conv's output is its bias,
+    so once that is positive the window ties four times: without this mask
+    its gradient would count four times.
+
+    Parameters
+    ----------
+    A : numpy.ndarray, shape (n, h, w, c), h and w even
+        The ReLU output, the pool's input.
+    P : numpy.ndarray, shape (n, h / 2, w / 2, c)
+        The pool's output, the window maxima.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n, h, w, c)
+    """
+    mask = A > 0
+    earlier = A[:, 0::2, 0::2] == P  # a maximum at an earlier offset
+    for i, j in ((0, 1), (1, 0), (1, 1)):  # row-major offsets in a window
+        is_max = A[:, i::2, j::2] == P
+        mask[:, i::2, j::2] &= ~(is_max & earlier)
+        earlier |= is_max
+    return mask
 
 
 def _blas_threads(threads):
@@ -75,77 +140,6 @@ def _relu_in_place(Z):
     return np.maximum(Z, 0, out=Z)
 
 
-class Adam:
-    """Adam, step for step as Keras 3's ``keras.optimizers.Adam``.
-
-    For step t = 1, 2, ... and every weight array w with gradient g::
-
-        m += (g - m) * (1 - beta_1)
-        v += (g * g - v) * (1 - beta_2)
-        alpha = lr * sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
-        w -= m * alpha / (sqrt(v) + epsilon)
-
-    (Keras writes the moment updates in this form; it equals
-    m = beta_1 * m + (1 - beta_1) * g.) Everything is computed in the
-    weights' dtype, the scalars included, as Keras does.
-
-    Parameters
-    ----------
-    learning_rate : float
-        Step size lr.
-    beta_1, beta_2 : float
-        Decay rates of the first and second moment estimates.
-    epsilon : float
-        Added to sqrt(v) to avoid a division by zero.
-    """
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7):
-        """Set the hyper-parameters; the moments start empty."""
-        self.learning_rate = learning_rate
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.iterations = 0
-        self.m = None
-        self.v = None
-
-    def step(self, weights, gradients):
-        """Update every weight array in place by one Adam step.
-
-        Parameters
-        ----------
-        weights : list of numpy.ndarray
-            The weights, updated in place.
-        gradients : list of numpy.ndarray
-            Gradients of the loss, same shapes and order as ``weights``.
-        """
-        if self.m is None:
-            self.m = [np.zeros_like(w) for w in weights]
-            self.v = [np.zeros_like(w) for w in weights]
-            self._scratch = [(np.empty_like(w), np.empty_like(w))
-                             for w in weights]
-        self.iterations += 1
-        for w, g, m, v, (a, b) in zip(weights, gradients, self.m, self.v,
-                                      self._scratch):
-            scalar = w.dtype.type
-            t = scalar(self.iterations)
-            alpha = (scalar(self.learning_rate)
-                     * np.sqrt(scalar(1) - scalar(self.beta_2) ** t)
-                     / (scalar(1) - scalar(self.beta_1) ** t))
-            # The formulas above, operation for operation, in two scratch
-            # arrays (fresh temporaries of this size cost page faults).
-            np.subtract(g, m, out=a)
-            m += np.multiply(a, scalar(1 - self.beta_1), out=a)
-            np.multiply(g, g, out=a)
-            a -= v
-            v += np.multiply(a, scalar(1 - self.beta_2), out=a)
-            np.multiply(m, alpha, out=a)
-            np.sqrt(v, out=b)
-            b += scalar(self.epsilon)
-            w -= np.divide(a, b, out=a)
-
-
 class NumpyLeNet5(StepTraining):
     """The modified LeNet-5 of tasks 4 and 5, in NumPy.
 
@@ -176,11 +170,19 @@ class NumpyLeNet5(StepTraining):
         BLAS threads during ``train_step``, ``predict`` and ``evaluate``
         (default 1, the fastest for these small products); None leaves
         BLAS alone.
+    engine : str
+        ``"tasks"`` (the task functions, the default) or ``"fused"``
+        (``lenet.fused``) for the convolution blocks; same results.
     """
 
     def __init__(self, seed=0, dtype=np.float32, optimizer=None,
-                 blas_threads=1):
+                 blas_threads=1, engine="tasks"):
         """Draw the He-normal kernels from ``seed``; zero the biases."""
+        if engine not in ENGINES:
+            raise ValueError("engine must be one of {}, got {!r}".format(
+                ", ".join(ENGINES), engine))
+        self.engine = engine
+        self._block_forward, self._block_backward = ENGINES[engine]
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise ValueError("dtype must be a float type, got {}".format(
@@ -197,9 +199,7 @@ class NumpyLeNet5(StepTraining):
                             offsets[:-1], offsets[1:], WEIGHT_SHAPES)]
         for w in self.weights:
             if w.ndim > 1:  # kernels; biases stay zero
-                fan_in = int(np.prod(w.shape[:-1]))
-                std = np.sqrt(2.0 / fan_in) / TRUNCATED_STD
-                w[...] = std * _truncated_normal(rng, w.shape)
+                w[...] = he_normal(rng, w.shape)
         self.optimizer = Adam() if optimizer is None else optimizer
         self.blas_threads = blas_threads
         self._cache = None
@@ -281,14 +281,14 @@ class NumpyLeNet5(StepTraining):
             logits (n, 10) and the activations backward needs.
         """
         W1, b1, W2, b2, W3, b3, W4, b4, W5, b5 = self.weights
-        # conv, ReLU, max-pool 2x2/2, twice (lenet.fused); training keeps
-        # each block's large arrays from step to step in a workspace
+        # conv, ReLU, max-pool 2x2/2, twice, on the engine's blocks (the
+        # fused one keeps its large arrays from step to step in workspaces)
         first, second = self._workspaces if keep else (None, None)
-        P1, block1 = conv_pool_forward(X, W1, b1, CONV_PADDING[0],
-                                       first)   # (n, 14, 14, 6)
-        P2, block2 = conv_pool_forward(P1, W2, b2, CONV_PADDING[1],
-                                       second)  # (n, 5, 5, 16)
-        F = P2.reshape(len(X), -1)              # (n, 400), NHWC
+        P1, block1 = self._block_forward(X, W1, b1, CONV_PADDING[0],
+                                         first)   # (n, 14, 14, 6)
+        P2, block2 = self._block_forward(P1, W2, b2, CONV_PADDING[1],
+                                         second)  # (n, 5, 5, 16)
+        F = P2.reshape(len(X), -1)                # (n, 400), NHWC
         A3 = _relu_in_place(F @ W3 + b3)        # (n, 120)
         A4 = _relu_in_place(A3 @ W4 + b4)       # (n, 84)
         logits = A4 @ W5 + b5                   # (n, 10)
@@ -368,10 +368,10 @@ class NumpyLeNet5(StepTraining):
         dA3 = dZ4 @ W4.T                                     # (n, 120)
         dZ3 = np.multiply(dA3, A3 > 0, out=dA3)
         dP2 = (dZ3 @ W3.T).reshape(n, 5, 5, 16)
-        # Through the blocks: max-pool to the window's first maximum (as
-        # TensorFlow), ReLU, conv; nothing needs the images' gradient.
-        dP1, dW2, db2 = conv_pool_backward(dP2, block2)  # (n, 14, 14, 6)
-        _, dW1, db1 = conv_pool_backward(dP1, block1, input_gradient=False)
+        # Back through the blocks: max-pool to the window's first maximum
+        # (as TensorFlow), ReLU, conv; nothing needs the images' gradient.
+        dP1, dW2, db2 = self._block_backward(dP2, block2)  # (n, 14, 14, 6)
+        _, dW1, db1 = self._block_backward(dP1, block1, input_gradient=False)
         return [dW1, db1, dW2, db2,
                 F.T @ dZ3, dZ3.sum(axis=0), A3.T @ dZ4, dZ4.sum(axis=0),
                 A4.T @ dZ5, dZ5.sum(axis=0)]
@@ -483,28 +483,6 @@ class NumpyLeNet5(StepTraining):
         with _blas_threads(self.blas_threads):
             return conv_forward(self._images(X), W1, b1.reshape(1, 1, 1, -1),
                                 _relu_in_place, "same")
-
-
-def _truncated_normal(rng, shape):
-    """Standard normal draws truncated to [-2, 2] by redrawing the rest.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-        Source of the draws.
-    shape : tuple of int
-        Shape of the result.
-
-    Returns
-    -------
-    numpy.ndarray of float64, shape ``shape``
-    """
-    values = rng.standard_normal(shape)
-    outside = np.abs(values) > 2
-    while outside.any():
-        values[outside] = rng.standard_normal(int(outside.sum()))
-        outside = np.abs(values) > 2
-    return values
 
 
 def _log_softmax(logits):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from lenet import cli
-from lenet.cli import IMPLS, main, table
+from lenet.cli import IMPLS, build, main, table
 from lenet.data import TrainingData, one_hot
 from lenet.tasks import ROOT
 
@@ -174,7 +174,7 @@ def assert_usage_error(stderr, message):
 class FakeModel:
     """Looks like a trained implementation: parameters, scores, real LeNet-5 weights."""
 
-    def __init__(self, impl, seed):
+    def __init__(self, impl, seed, numpy_engine="tasks"):
         """A NumPy LeNet-5's weights stand for ``impl``'s."""
         from lenet.model import NumpyLeNet5
         self.weights = NumpyLeNet5(seed=seed).get_weights()
@@ -417,3 +417,20 @@ def test_help():
         assert option in result.stdout
     for impl in IMPLS:
         assert impl in result.stdout
+
+
+@pytest.mark.parametrize("engine, name", [("tasks", "NumPy (tasks 0-3)"),
+                                          ("fused", "NumPy (fused)")])
+def test_numpy_engine_option(tmp_path, fake_job, monkeypatch, capsys, engine, name):
+    """--numpy-engine picks the NumPy model's engine (the task functions by default) and names
+    it in the table."""
+    built = []
+    monkeypatch.setattr(cli, "build", lambda impl, seed, numpy_engine="tasks": (
+        built.append(numpy_engine), FakeModel(impl, seed))[1])
+    argv = ["--impl", "numpy", "--out", str(tmp_path / "out")]
+    assert main(argv + (["--numpy-engine", engine] if engine != "tasks" else [])) == 0
+    assert built == [engine]
+    assert name in capsys.readouterr().out
+    from lenet.model import NumpyLeNet5
+    assert build("numpy", 0, engine).engine == engine
+    assert build("numpy", 0).engine == "tasks" and isinstance(build("numpy", 0), NumpyLeNet5)

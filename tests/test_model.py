@@ -6,8 +6,10 @@ import tensorflow as tf
 from tensorflow import keras as K
 
 import lenet.fused
+import lenet.model
 from lenet.data import load_mnist, one_hot
-from lenet.model import WEIGHT_SHAPES, Adam, NumpyLeNet5
+from lenet.model import WEIGHT_SHAPES, NumpyLeNet5
+from lenet.optim import Adam
 from lenet.tasks import task_module
 
 from checks import assert_distinct_draws, assert_he_normal
@@ -121,13 +123,16 @@ def tf_loss_and_gradients(weights, X, Y):
     return float(loss), [g.numpy() for g in tape.gradient(loss, weights)]
 
 
-@pytest.fixture(scope="module")
-def tied_model(mnist):
-    """A float64 model on 3 images whose conv1 biases are partly POSITIVE, so that the black
-    background gives windows of four equal positive activations: the max-pool ties where task
-    3's convention (every tied element gets the gradient) and TensorFlow's (the first gets it)
-    differ. Returns (model, X, Y)."""
-    model = NumpyLeNet5(seed=3, dtype=np.float64)
+ENGINES = ["tasks", "fused"]
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def tied_model(mnist, request):
+    """A float64 model (each engine) on 3 images whose conv1 biases are partly POSITIVE, so that
+    the black background gives windows of four equal positive activations: the max-pool ties
+    where task 3's convention (every tied element gets the gradient) and TensorFlow's (the first
+    gets it) differ. Returns (model, X, Y)."""
+    model = NumpyLeNet5(seed=3, dtype=np.float64, engine=request.param)
     rng = np.random.default_rng(3)
     weights = model.get_weights()
     for index in (1, 3, 5, 7, 9):
@@ -176,7 +181,7 @@ def test_tie_routing_is_needed(tied_model, monkeypatch):
     Y = np.concatenate([Y, Y[:1]])
     weights = model.get_weights()
     weights[3] = weights[3] + 1.0
-    model = NumpyLeNet5(seed=3, dtype=np.float64)
+    model = NumpyLeNet5(seed=3, dtype=np.float64, engine=model.engine)
     model.set_weights(weights)
     _, refs = tf_loss_and_gradients(weights, X, Y)
 
@@ -187,8 +192,11 @@ def test_tie_routing_is_needed(tied_model, monkeypatch):
                    for got, ref in zip(model.backward(Y), refs))
 
     assert worst_error() < 1e-10
-    monkeypatch.setattr(lenet.fused, "_first_maximum",
-                        lambda planes, M: [plane == M for plane in planes])
+    if model.engine == "fused":
+        monkeypatch.setattr(lenet.fused, "_first_maximum",
+                            lambda planes, M: [plane == M for plane in planes])
+    else:  # task 3's rule alone, with the ReLU's mask
+        monkeypatch.setattr(lenet.model, "first_max_mask", lambda A, P: A > 0)
     assert worst_error() > 1e-3
 
 
@@ -289,13 +297,13 @@ def test_weights_round_trip(keras_lenet5):
         np.testing.assert_array_equal(ours, theirs)
 
 
-@pytest.fixture(scope="module")
-def twin_runs(mnist, keras_lenet5):
+@pytest.fixture(scope="module", params=ENGINES)
+def twin_runs(mnist, keras_lenet5, request):
     """Keras's model and ours from Keras's initial weights, trained side by side on five batches
     of 32: probabilities and gradients (tf.GradientTape of Keras's own loss) on the first batch,
     then per step each one's (loss, accuracy) and weights after the step."""
     keras_model = keras_lenet5()
-    model = NumpyLeNet5(seed=11)
+    model = NumpyLeNet5(seed=11, engine=request.param)
     model.set_weights(keras_model.get_weights())
     X, Y = batch(mnist, 0)
     run = {"start": model.get_weights(), "keras_probs": keras_model(X).numpy(),
@@ -395,3 +403,17 @@ def test_short_training_run(mnist):
     assert epoch_losses[1] < epoch_losses[0]
     assert valid_loss < start_loss / 2
     assert valid_accuracy > 0.7
+
+
+def test_engines_agree_and_unknown_engine_refused(mnist):
+    """The task-function engine and the fused one give the same probabilities and gradients (to
+    float64 rounding) from the same weights; an unknown engine is a ValueError."""
+    X = mnist.X_train[:16, ..., None].astype(np.float64)
+    Y = one_hot(mnist.Y_train[:16]).astype(np.float64)
+    tasks = NumpyLeNet5(seed=5, dtype=np.float64, engine="tasks")
+    fused = NumpyLeNet5(seed=5, dtype=np.float64, engine="fused")
+    np.testing.assert_allclose(tasks.forward(X), fused.forward(X), rtol=1e-12, atol=1e-15)
+    for got, want in zip(fused.backward(Y), tasks.backward(Y)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
+    with pytest.raises(ValueError, match="engine"):
+        NumpyLeNet5(engine="gpu")
