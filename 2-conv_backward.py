@@ -93,14 +93,15 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
 CHUNK_BYTES = 2 ** 21  # window matrix of a chunk of images: stays in cache
 LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
 CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
-# Multiply-adds per GEMM call. BLAS libraries run a GEMM this small on one
-# thread and split a larger one over the cores; when another process holds
-# a core the split waits for it. On the 2-core machine this was measured on,
-# busy, a 196 x 768 x 8 float32 GEMM took 11 ms split and 0.3 ms in blocks
-# of 2**18 to 2**20; LeNet-5's step ran as fast with 2**19 as before this
-# change. Where a block would be under GEMM_ROWS rows (a wide layer), one
-# GEMM per chunk instead: blocks of 1-2 rows ran 3-16x slower (7x7x64x64),
-# while 3x3x64x64 layers ran 2-3x faster in blocks of 14 rows.
+# How products are handed to BLAS (see _block_rows). A BLAS may split any
+# call over its threads: that pays on a big call and costs more than it
+# saves on a small one, whose few microseconds of work are less than the
+# handoff to a second thread (far less when another process holds that
+# core). So a product of THREAD_MACS multiply-adds or more is one call, and
+# a smaller one a stack of calls of about GEMM_MACS multiply-adds, each of
+# GEMM_ROWS rows at least (thinner ones are slow matrix-vector products).
+# Measured on 2 cores, idle and with one core busy: see README, Performance.
+THREAD_MACS = 2 ** 24
 GEMM_MACS = 2 ** 19
 GEMM_ROWS = 8
 PARTIAL_BYTES = 2 ** 20  # partial dW of one stack of GEMMs, summed after
@@ -293,15 +294,24 @@ def _window_matrix(slab, kh, kw, step_h, step_w):
         kh * kw * c_prev, -1).T
 
 
+def _block_rows(R, K, C):
+    """Rows per GEMM call of an (R, K) @ (K, C) product: all R when it has
+    THREAD_MACS multiply-adds or more, else about GEMM_MACS of them, at
+    least GEMM_ROWS rows.
+
+    Twins: in 0-conv_forward.py and 2-conv_backward.py."""
+    if R * K * C >= THREAD_MACS:
+        return max(1, R)
+    return max(1, min(R, max(GEMM_ROWS, GEMM_MACS // (K * C))))
+
+
 def _matmul_sum(a, b):
-    """a @ b for a (K, R), b (R, C): a sum over R, in GEMMs of about
-    GEMM_MACS multiply-adds over blocks of R, stacked so that their partial
-    results take PARTIAL_BYTES at most, then added."""
+    """a @ b for a (K, R), b (R, C): a sum over R, in GEMM calls over
+    blocks of R (see _block_rows), stacked so that their partial results
+    take PARTIAL_BYTES at most, then added."""
     (K, R), C = a.shape, b.shape[1]
     total = np.zeros((K, C), np.result_type(a, b))
-    block = GEMM_MACS // (K * C)  # R per GEMM
-    if block < GEMM_ROWS:
-        block = max(1, R)
+    block = _block_rows(R, K, C)  # R per GEMM
     stack = block * max(1, PARTIAL_BYTES // (K * C * total.itemsize))
     for start in range(0, R, stack):
         part_a, part_b = a[:, start:start + stack], b[start:start + stack]
@@ -316,13 +326,11 @@ def _matmul_sum(a, b):
 
 
 def _matmul_by_rows(a, b):
-    """a @ b.T for a (K, C), b (R, C), as (K, R), in GEMMs of about
-    GEMM_MACS multiply-adds over blocks of b's rows."""
+    """a @ b.T for a (K, C), b (R, C), as (K, R), in GEMM calls over
+    blocks of b's rows (see _block_rows)."""
     (K, C), R = a.shape, b.shape[0]
     out = np.empty((K, R), np.result_type(a, b))
-    block = GEMM_MACS // (K * C)  # columns of out per GEMM
-    if block < GEMM_ROWS:
-        block = max(1, R)
+    block = _block_rows(R, K, C)  # columns of out per GEMM
     whole = R - R % block
     if whole:  # (K, C) @ (R / block, C, block) -> (R / block, K, block)
         np.matmul(a, b[:whole].reshape(-1, block, C).transpose(0, 2, 1),

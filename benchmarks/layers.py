@@ -4,6 +4,7 @@
     python benchmarks/layers.py              # both speed tables (a few minutes)
     python benchmarks/layers.py --memory     # peak memory, 50,000 images
     python benchmarks/layers.py --quick      # tiny workloads, a smoke test
+    python benchmarks/layers.py --busy       # the same with one core busy
 
 Two tables. The first times the standard workloads (LeNet-5's layers and a
 wider one); the second, "shapes that punish shortcuts", times shapes where
@@ -27,9 +28,11 @@ checked against ours like TensorFlow, and the table adds ours/best: ours
 over the fastest peer.
 """
 import argparse
+import contextlib
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -525,14 +528,35 @@ def main(argv=None):
     parser.add_argument("--loop-images", type=int, default=8, metavar="N",
                         help="images the slow loop reference is timed on "
                         "(default 8)")
+    parser.add_argument("--busy", action="store_true",
+                        help="keep one core busy (a spinning process) while "
+                        "timing: the load of a shared machine")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.loop_images < 1:
         parser.error("--repeat and --loop-images must be at least 1")
     if args.memory:
         return 0 if memory(500 if args.quick else 50000) else 1
-    speed(QUICK if args.quick else FULL, args.repeat, args.loop_images)
-    hostile(QUICK_HOSTILE if args.quick else HOSTILE, args.repeat)
+    with busy_core(args.busy):
+        speed(QUICK if args.quick else FULL, args.repeat, args.loop_images)
+        hostile(QUICK_HOSTILE if args.quick else HOSTILE, args.repeat)
     return 0
+
+
+@contextlib.contextmanager
+def busy_core(busy):
+    """While the block runs, if `busy`, a Python process spins on one core
+    (printed above the tables); it is killed on exit."""
+    if not busy:
+        yield
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    print("One core kept busy by a spinning process (pid {}).".format(
+        spinner.pid))
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 if __name__ == "__main__":

@@ -58,6 +58,21 @@ class tiny_chunks:
     def __exit__(self, *exc):
         self.names.update(self.saved)
 
+
+class gemm_calls(tiny_chunks):
+    """Context manager: the conv task function's module hands every product to BLAS as one call
+    (calls='one': THREAD_MACS 0) or as stacks of the thinnest blocks, GEMM_ROWS rows each
+    (calls='blocks': no product big enough for one call, GEMM_MACS 1); restored on exit."""
+
+    def __init__(self, function, calls):
+        super().__init__(function)
+        self.values = {"one": dict(THREAD_MACS=0),
+                       "blocks": dict(THREAD_MACS=2 ** 62, GEMM_MACS=1)}[calls]
+
+    def __enter__(self):
+        self.saved = {name: self.names[name] for name in ("THREAD_MACS", "GEMM_MACS")}
+        self.names.update(self.values)
+
 # LeNet-5 (tasks 4 and 5): the contract's architecture and initialization
 
 

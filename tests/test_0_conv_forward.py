@@ -8,7 +8,7 @@ from hypothesis import given
 from cases import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, HOSTILE_SMALL, PROPERTY,
                    big_endian, conv_cases, hostile_conv_cases, random_conv_inputs, rejected)
 from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
-                    assert_native_equal, assert_rejects, assert_signature, tiny_chunks)
+                    assert_native_equal, assert_rejects, assert_signature, gemm_calls, tiny_chunks)
 from oracles import conv_output_shape, course_padding, identity, tf_conv
 
 
@@ -53,6 +53,20 @@ def test_property_matches_tensorflow(conv_forward, case):
     assert Z.shape == conv_output_shape(A_prev, W, ph, pw, *stride)
     assert_matches(Z, tf_conv(A_prev, W, b, ph, pw, *stride), dtype,
                    magnitude(A_prev, W, b, ph, pw, *stride))
+
+
+@PROPERTY
+@given(case=conv_cases())
+def test_property_both_ways_of_calling_blas_match_tensorflow(conv_forward, case):
+    """Z equals TensorFlow's whether each chunk's product is one BLAS call or a stack of the
+    thinnest blocks (with a remainder)."""
+    seed, shapes, padding, stride, (ph, pw), dtype = case
+    A_prev, W, b = random_conv_inputs(seed, *shapes, dtype)
+    want = tf_conv(A_prev, W, b, ph, pw, *stride)
+    for calls in ("one", "blocks"):
+        with gemm_calls(conv_forward, calls):
+            Z = conv_forward(A_prev, W, b, identity, padding=padding, stride=stride)
+        assert_matches(Z, want, dtype, magnitude(A_prev, W, b, ph, pw, *stride))
 
 
 def magnitude(A_prev, W, b, ph, pw, sh, sw):

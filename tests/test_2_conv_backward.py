@@ -9,7 +9,7 @@ from lenet.gradcheck import numerical_gradient
 from cases import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, HOSTILE_SMALL, PROPERTY,
                    big_endian, conv_cases, hostile_conv_cases, random_conv_inputs, rejected)
 from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
-                    assert_native_equal, assert_rejects, assert_signature, tiny_chunks)
+                    assert_native_equal, assert_rejects, assert_signature, gemm_calls, tiny_chunks)
 from oracles import conv_output_shape, course_padding, identity, tf_conv_gradients
 
 
@@ -78,6 +78,21 @@ def test_property_matches_tensorflow(conv_backward, case):
     got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
     assert_gradients_match(got, tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride), dtype,
                            gradient_magnitudes(dZ, A_prev, W, b, ph, pw, *stride))
+
+
+@PROPERTY
+@given(case=conv_cases())
+def test_property_both_ways_of_calling_blas_match_tensorflow(conv_backward, case):
+    """The gradients equal TensorFlow's whether each chunk's products are one BLAS call each or
+    stacks of the thinnest blocks (with a remainder)."""
+    seed, shapes, padding, stride, (ph, pw), dtype = case
+    dZ, A_prev, W, b = random_inputs(seed, *shapes, padding, stride, dtype)
+    refs = tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride)
+    magnitudes = gradient_magnitudes(dZ, A_prev, W, b, ph, pw, *stride)
+    for calls in ("one", "blocks"):
+        with gemm_calls(conv_backward, calls):
+            got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
+        assert_gradients_match(got, refs, dtype, magnitudes)
 
 
 @pytest.mark.parametrize("padding, stride", [("same", (1, 1)), ("valid", (2, 1)), ((1, 2), (2, 3)),
