@@ -70,7 +70,9 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         windows = _window_matrix(slab, kh, kw, step_h, step_w)  # (R, K)
         dZ_mat = dZ[n0:n1, y0:y1].reshape(-1, c_new).astype(
             work, copy=False)  # (R, c_new), R = n * rows * w_new windows
-        db += dZ_mat.sum(axis=0, dtype=db.dtype)  # (c_new,)
+        # db over whole rows of dZ, (w_new * c_new) at a time, then per x
+        db += dZ_mat.reshape(-1, w_new * c_new).sum(
+            axis=0, dtype=db.dtype).reshape(w_new, c_new).sum(axis=0)
         if float32_products:  # NumPy 1.x's loop answer (see the docstring)
             dW += _dW_float32_products(windows, dZ_mat)
         else:  # (K, R) @ (R, c_new)
