@@ -452,3 +452,23 @@ def test_hostile_shapes_match_tensorflow(conv_backward, m, h_prev, w_prev, c_pre
     ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
     assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride),
                            tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride), np.float64)
+
+
+@pytest.mark.parametrize("m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride, by_rows", [
+    (3, 14, 14, 6, 5, 5, 16, "valid", (1, 1), True),  # LeNet-5's second layer: 16 < 5 * 6
+    (3, 28, 28, 1, 5, 5, 6, "same", (1, 1), False),  # its first: 6 > 5 * 1
+    (2, 9, 7, 3, 3, 2, 4, (1, 0), (2, 1), True),  # rows two apart, columns adjacent
+    (2, 9, 7, 3, 3, 2, 4, "valid", (1, 2), False),  # columns two apart
+    (2, 6, 6, 2, 6, 6, 1, "valid", (1, 1), False),  # one window a row: 6 columns for 1
+])
+def test_input_gradient_by_rows_and_by_taps(conv_backward, m, h_prev, w_prev, c_prev, kh, kw,
+                                            c_new, padding, stride, by_rows):
+    """dA_prev is gathered by rows of dZ where that holds fewer values than by taps (see
+    _input_gradient_plan); either way the gradients equal TensorFlow's."""
+    dZ, A_prev, W, b = random_inputs(43, m, h_prev, w_prev, c_prev, kh, kw, c_new, padding,
+                                     stride)
+    ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
+    plan = conv_backward.__globals__["_input_gradient_plan"]
+    assert plan(A_prev.shape, W.shape, (kh, kw, *stride, ph, pw))[0] is by_rows
+    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride),
+                           tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride), np.float64)
