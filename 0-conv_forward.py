@@ -74,7 +74,10 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
 # _axis, _slab and _window_matrix in 2-conv_backward.py (each task file
 # stands alone; tests/test_task_files.py keeps the copies identical).
 
-CHUNK_BYTES = 2 ** 19  # window matrix of a chunk of images: stays in cache
+# Work memory of a chunk of images: large enough that a chunk's dozen NumPy
+# calls cost little beside its work, small enough to stay in cache (of
+# 2**18 to 2**24, 2**21 ran LeNet-5's layers fastest, idle and busy).
+CHUNK_BYTES = 2 ** 21
 LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
 CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
 # How products are handed to BLAS (see _block_rows). A BLAS may split any
