@@ -5,6 +5,7 @@
     python benchmarks/layers.py --memory     # peak memory, 50,000 images
     python benchmarks/layers.py --quick      # tiny workloads, a smoke test
     python benchmarks/layers.py --busy       # the same with one core busy
+    python benchmarks/layers.py --tf-one-thread   # TensorFlow on one thread
 
 Two tables. The first times the standard workloads (LeNet-5's layers and a
 wider one); the second, "shapes that punish shortcuts", times shapes where
@@ -531,11 +532,21 @@ def main(argv=None):
     parser.add_argument("--busy", action="store_true",
                         help="keep one core busy (a spinning process) while "
                         "timing: the load of a shared machine")
+    parser.add_argument("--tf-one-thread", action="store_true",
+                        help="hold TensorFlow to one thread (intra- and "
+                        "inter-op), as ours runs all but its largest "
+                        "products: the comparison per core")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.loop_images < 1:
         parser.error("--repeat and --loop-images must be at least 1")
     if args.memory:
         return 0 if memory(500 if args.quick else 50000) else 1
+    if args.tf_one_thread:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        print("TensorFlow held to one thread (intra- and inter-op).")
     with busy_core(args.busy):
         speed(QUICK if args.quick else FULL, args.repeat, args.loop_images)
         hostile(QUICK_HOSTILE if args.quick else HOSTILE, args.repeat)
