@@ -61,8 +61,8 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
 
 # The machinery below: argument checks and the reduction. Twins:
 # _compute_dtype, _pair and _chunks are copied in 0-conv_forward.py,
-# 2-conv_backward.py and 3-pool_backward.py; _pool_geometry in
-# 3-pool_backward.py (each task file stands alone;
+# 2-conv_backward.py and 3-pool_backward.py; _pool_geometry and
+# _combine in 3-pool_backward.py (each task file stands alone;
 # tests/test_task_files.py keeps the copies identical).
 
 CHUNK_BYTES = 2 ** 19  # row maxima (or sums) of one chunk: stay in cache
@@ -150,7 +150,9 @@ def _chunks(m, h_new, row_bytes, budget):
 
 def _combine(reduce, parts, out):
     """out = reduce(... reduce(parts[0], parts[1]) ..., parts[-1]): the
-    elementwise max or sum of equally shaped arrays, in out's dtype."""
+    elementwise max or sum of equally shaped arrays, in out's dtype.
+
+    Twins: in 1-pool_forward.py and 3-pool_backward.py."""
     if len(parts) == 1:
         out[...] = parts[0]
     else:

@@ -69,8 +69,8 @@ def pool_backward(dA, A_prev, kernel_shape, stride=(1, 1), mode='max'):
 
 # The machinery below: argument checks and the two gradients. Twins:
 # _compute_dtype, _pair and _chunks are copied in 0-conv_forward.py,
-# 1-pool_forward.py and 2-conv_backward.py; _pool_geometry in
-# 1-pool_forward.py (each task file stands alone;
+# 1-pool_forward.py and 2-conv_backward.py; _pool_geometry and
+# _combine in 1-pool_forward.py (each task file stands alone;
 # tests/test_task_files.py keeps the copies identical).
 
 CHUNK_BYTES = 2 ** 19  # input gradient of one chunk: stays in cache
@@ -183,16 +183,18 @@ def _spread_averages(target, grad, kh, kw, sh, sw):
 def _send_to_maxima(target, grad, A, kh, kw, sh, sw):
     """target += each window's grad on the elements equal to its maximum.
 
-    The window maxima (n, h_new, w_new, c) are NaN where a window holds
-    one; its NaN elements then count as the maximum. Only the hits receive
-    anything (np.copyto / np.add with where=), so an inf gradient never
-    turns into NaN (0 * inf) on the other elements."""
+    The window maxima (n, h_new, w_new, c), over the kh rows of every
+    window, then over its kw columns (as in task 1), are NaN where a window
+    holds one; its NaN elements then count as the maximum. Only the hits
+    receive anything (np.where, or np.add with where=), so an inf gradient
+    never turns into NaN (0 * inf) on the other elements."""
     n, h_new, w_new, c = grad.shape
-    maxima = _window(A, 0, 0, h_new, w_new, sh, sw).astype(target.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            np.maximum(maxima, _window(A, i, j, h_new, w_new, sh, sw),
-                       out=maxima)
+    rows = _combine(np.maximum, [A[:, i:i + sh * (h_new - 1) + 1:sh]
+                                 for i in range(kh)],
+                    np.empty((n, h_new) + A.shape[2:], target.dtype))
+    maxima = _combine(np.maximum, [rows[:, :, j:j + sw * (w_new - 1) + 1:sw]
+                                   for j in range(kw)],
+                      np.empty(grad.shape, target.dtype))
     nan = np.isnan(maxima).any()
     overlap = sh < kh or sw < kw  # else each element is in one window
     for i in range(kh):
@@ -204,5 +206,19 @@ def _send_to_maxima(target, grad, A, kh, kw, sh, sw):
             place = _window(target, i, j, h_new, w_new, sh, sw)
             if overlap:
                 np.add(place, grad, out=place, where=hit)
-            else:
-                np.copyto(place, grad, where=hit)
+            else:  # place is still 0: one contiguous np.where, one copy
+                place[...] = np.where(hit, grad, 0)
+
+
+def _combine(reduce, parts, out):
+    """out = reduce(... reduce(parts[0], parts[1]) ..., parts[-1]): the
+    elementwise max or sum of equally shaped arrays, in out's dtype.
+
+    Twins: in 1-pool_forward.py and 3-pool_backward.py."""
+    if len(parts) == 1:
+        out[...] = parts[0]
+    else:
+        reduce(parts[0], parts[1], out=out, dtype=out.dtype)
+    for part in parts[2:]:
+        reduce(out, part, out=out)
+    return out
