@@ -388,20 +388,21 @@ def _add_windows(dA_prev, W_mat, dZ_mat, n0, n1, y0, y1, geometry,
     span_w, step_w, segments_w = _axis(w_prev, kw, sw, pw, 0, w_new)
     d_slab = np.zeros((c_prev, n, span_h, span_w), dA_prev.dtype)
     if by_rows:
-        # dZ's rows with kw - 1 zero columns each side: slab column q is
-        # read by the windows at wide columns q .. q + kw - 1, through their
-        # taps kw - 1 .. 0
-        wide = np.zeros((n, rows, w_new + 2 * kw - 2, c_new), dZ_mat.dtype)
-        wide[:, :, kw - 1:kw - 1 + w_new] = dZ_mat.reshape(
-            n, rows, w_new, c_new)
-        s_n, s_y, s_x, s_c = wide.strides
+        # dZ's rows, channel-first, with kw - 1 zero columns each side:
+        # slab column q is read by the windows at wide columns q .. q + kw
+        # - 1, through their taps kw - 1 .. 0
+        wide = np.zeros((c_new, n, rows, w_new + 2 * kw - 2), dZ_mat.dtype)
+        wide[:, :, :, kw - 1:kw - 1 + w_new] = dZ_mat.reshape(
+            n, rows, w_new, c_new).transpose(3, 0, 1, 2)
+        s_c, s_n, s_y, s_x = wide.strides
+        # (kw * c_new, n * rows * span_w), copied in runs of span_w
         row_windows = np.lib.stride_tricks.as_strided(
-            wide, (n, rows, span_w, kw, c_new), (s_n, s_y, s_x, s_x, s_c),
-            writeable=False).reshape(-1, kw * c_new)  # (n*rows*span_w, ..)
+            wide, (kw, c_new, n, rows, span_w), (s_x, s_c, s_n, s_y, s_x),
+            writeable=False).reshape(kw * c_new, -1)
         # W_rows[(i, c), (j, k)] = W[i, kw - 1 - j, c, k]
         W_rows = W_mat.reshape(kh, kw, c_prev, c_new)[:, ::-1].transpose(
             0, 2, 1, 3).reshape(kh * c_prev, -1)
-        d_rows = _matmul_by_rows(W_rows, row_windows).reshape(
+        d_rows = _matmul_by_rows(W_rows, row_windows.T).reshape(
             kh, c_prev, n, rows, span_w)
         for i in range(kh):
             d_slab[:, :, i:i + step_h * (rows - 1) + 1:step_h] += d_rows[i]
