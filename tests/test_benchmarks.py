@@ -115,9 +115,25 @@ def test_layers_quick_prints_the_tables():
     assert any(line.startswith("all 6 rows within bounds: ") for line in second)
 
 
+@pytest.mark.slow
+def test_layers_busy_and_tf_one_thread():
+    """`--busy --tf-one-thread` say so above the tables, still print both, and the spinning
+    process that kept a core busy is gone when the script has exited."""
+    result = run_layers("--quick", "--repeat", "1", "--busy", "--tf-one-thread")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "TensorFlow held to one thread (intra- and inter-op)." in result.stdout
+    busy = [line for line in result.stdout.splitlines() if line.startswith("One core kept busy")]
+    assert len(busy) == 1
+    assert any(line.startswith("all 6 rows within bounds: ") for line in result.stdout.splitlines())
+    pid = int(busy[0].rsplit("pid ", 1)[1].rstrip(")."))
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
 def test_layers_help():
     """`layers.py --help` documents the options."""
     result = run_layers("--help")
     assert result.returncode == 0
-    for option in ("--repeat", "--quick", "--memory", "--loop-images"):
+    for option in ("--repeat", "--quick", "--memory", "--loop-images", "--busy",
+                   "--tf-one-thread"):
         assert option in result.stdout
