@@ -87,6 +87,9 @@ CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
 # core). So a product of THREAD_MACS multiply-adds or more is one call, and
 # a smaller one a stack of calls of about GEMM_MACS multiply-adds, each of
 # GEMM_ROWS rows at least (thinner ones are slow matrix-vector products).
+# GEMM_MACS is tied to one BLAS: the OpenBLAS measured here keeps calls of
+# 2**19 on one thread and spreads 2**20 over two; under a BLAS that splits
+# later, blocks only lose (in a loop, up to half the speed of one call).
 # Measured on 2 cores, idle and with one core busy: see README, Performance.
 THREAD_MACS = 2 ** 24
 GEMM_MACS = 2 ** 19
