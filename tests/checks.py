@@ -43,35 +43,35 @@ def assert_rejects(function, arguments, name, value, error, pattern):
         function(**dict(arguments, **{name: value}))
 
 
-class tiny_chunks:
-    """Context manager: the task function's module works in chunks of one output row of one image
-    (its CHUNK_BYTES and LIMIT_BYTES set to 1), as it does on images too large for its memory
-    limit; restored on exit."""
+class module_constants:
+    """Context manager: the task function's module constants set to `values` inside the block;
+    their values restored on exit."""
 
-    def __init__(self, function):
-        self.names = function.__globals__
+    def __init__(self, function, **values):
+        self.names, self.values = function.__globals__, values
 
     def __enter__(self):
-        self.saved = {name: self.names[name] for name in ("CHUNK_BYTES", "LIMIT_BYTES")}
-        self.names.update(CHUNK_BYTES=1, LIMIT_BYTES=1)
+        self.saved = {name: self.names[name] for name in self.values}
+        self.names.update(self.values)
 
     def __exit__(self, *exc):
         self.names.update(self.saved)
 
 
-class gemm_calls(tiny_chunks):
-    """Context manager: the conv task function's module hands every product to BLAS as one call
-    (calls='one': THREAD_MACS 0) or as stacks of the thinnest blocks, GEMM_ROWS rows each
-    (calls='blocks': no product big enough for one call, GEMM_MACS 1); restored on exit."""
+def tiny_chunks(function):
+    """The task function's module works in chunks of one output row of one image (its
+    CHUNK_BYTES and LIMIT_BYTES set to 1), as it does on images too large for its memory limit
+    (a module_constants context manager)."""
+    return module_constants(function, CHUNK_BYTES=1, LIMIT_BYTES=1)
 
-    def __init__(self, function, calls):
-        super().__init__(function)
-        self.values = {"one": dict(THREAD_MACS=0),
-                       "blocks": dict(THREAD_MACS=2 ** 62, GEMM_MACS=1)}[calls]
 
-    def __enter__(self):
-        self.saved = {name: self.names[name] for name in ("THREAD_MACS", "GEMM_MACS")}
-        self.names.update(self.values)
+def gemm_calls(function, calls):
+    """The conv task function's module hands every product to BLAS as one call (calls='one':
+    THREAD_MACS 0) or as stacks of the thinnest blocks, GEMM_ROWS rows each (calls='blocks': no
+    product big enough for one call, GEMM_MACS 1) (a module_constants context manager)."""
+    values = {"one": dict(THREAD_MACS=0), "blocks": dict(THREAD_MACS=2 ** 62, GEMM_MACS=1)}
+    return module_constants(function, **values[calls])
+
 
 # LeNet-5 (tasks 4 and 5): the contract's architecture and initialization
 
