@@ -45,15 +45,14 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
     # Windows are separable: first over the kh rows of every window, all
     # columns, then over its kw columns; in chunks of images (or of output
     # rows of one large image) whose row results stay in cache.
-    row_bytes = A_prev.shape[2] * c * work.itemsize  # one row of `rows`
+    row_bytes = 2 * A_prev.shape[2] * c * work.itemsize  # see _pool_columns
     for n0, n1, y0, y1 in _chunks(m, h_new, row_bytes, CHUNK_BYTES):
         A = A_prev[n0:n1, y0 * sh:(y1 - 1) * sh + kh]  # rows these read
         rows = _combine(reduce, [A[:, i:i + sh * (y1 - y0 - 1) + 1:sh]
                                  for i in range(kh)],
                         np.empty((n1 - n0, y1 - y0) + A.shape[2:], work))
         # rows: (n, rows, w_prev, c) -> (n, rows, w_new, c)
-        _combine(reduce, [rows[:, :, j:j + sw * (w_new - 1) + 1:sw]
-                          for j in range(kw)], out[n0:n1, y0:y1])
+        _pool_columns(reduce, rows, kw, sw, out[n0:n1, y0:y1])
     if mode == "avg":
         out /= kh * kw
     return out.astype(dtype, copy=False)
@@ -67,6 +66,7 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
 
 CHUNK_BYTES = 2 ** 19  # row maxima (or sums) of one chunk: stay in cache
 LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
+SHORT_PIXEL_BYTES = 32  # pixels up to this size are pooled as runs of rows
 
 
 def _check_pool_forward(A_prev, kernel_shape, stride, mode):
@@ -77,6 +77,32 @@ def _check_pool_forward(A_prev, kernel_shape, stride, mode):
     # float16 averages are summed in float32, not rounded at every add
     work = np.promote_types(dtype, np.float32) if mode == "avg" else dtype
     return dtype, work, shape, geometry
+
+
+def _pool_columns(reduce, rows, kw, sw, out):
+    """out (n, rows, w_new, c) = reduce over the kw columns of every window
+    of rows (n, rows, w_prev, c), windows sw columns apart.
+
+    Strided windows over short pixels (2 to SHORT_PIXEL_BYTES bytes of
+    channels) would make NumPy loop over a few values at a time, and a
+    call's overhead per loop dominates (1.5x slower, float32, 6 channels).
+    Those are reduced instead as runs over the whole flattened chunk, each
+    column with the kw - 1 columns to its right (runs spilling into the next
+    row are never read); then every sw-th column is copied, each pixel as
+    one item of bytes. Other shapes: one reduce per window column."""
+    c, pixel_bytes = rows.shape[3], rows.shape[3] * rows.itemsize
+    span = sw * (out.shape[2] - 1) + 1  # first window's start to last's
+    if sw == 1 or c == 1 or pixel_bytes > SHORT_PIXEL_BYTES:
+        return _combine(reduce, [rows[:, :, j:j + span:sw]
+                                 for j in range(kw)], out)
+    flat = rows.reshape(-1)
+    size = flat.size - (kw - 1) * c
+    wide = np.empty_like(rows)  # wide[..., x, :]: the window starting at x
+    _combine(reduce, [flat[j * c:j * c + size] for j in range(kw)],
+             wide.reshape(-1)[:size])
+    pixel = np.dtype((np.void, pixel_bytes))  # c values copied as one item
+    np.copyto(out.view(pixel), wide.view(pixel)[:, :, :span:sw])
+    return out
 
 
 def _compute_dtype(name, array):

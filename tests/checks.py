@@ -73,6 +73,14 @@ def gemm_calls(function, calls):
     return module_constants(function, **values[calls])
 
 
+def column_runs(function, runs):
+    """pool_forward's module reduces window columns as runs over whole rows for every strided
+    shape with more than one channel (runs=True: SHORT_PIXEL_BYTES unbounded), or one reduce
+    per window column for every shape (runs=False: SHORT_PIXEL_BYTES 0) (a module_constants
+    context manager)."""
+    return module_constants(function, SHORT_PIXEL_BYTES=2 ** 62 if runs else 0)
+
+
 # LeNet-5 (tasks 4 and 5): the contract's architecture and initialization
 
 

@@ -1,4 +1,6 @@
 """Task 1, pool_forward: checked against tf.nn.max_pool2d / avg_pool2d, hand cases and bad input."""
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -6,7 +8,8 @@ from hypothesis import given
 from cases import (BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, big_endian,
                    pool_cases, rejected)
 from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
-                    assert_native_equal, assert_rejects, assert_signature, tiny_chunks)
+                    assert_native_equal, assert_rejects, assert_signature, column_runs,
+                    tiny_chunks)
 from oracles import pool_output_shape, tf_pool
 
 
@@ -41,6 +44,25 @@ def test_property_matches_tensorflow(pool_forward, case):
     out = pool_forward(A_prev, kernel_shape, stride=stride, mode=mode)
     assert out.shape == pool_output_shape(A_prev, kernel_shape, stride)
     assert_matches(out, tf_pool(A_prev, kernel_shape, stride, mode), dtype)
+
+
+@PROPERTY
+@given(case=pool_cases())
+def test_property_both_ways_of_pooling_columns_match_tensorflow(pool_forward, case):
+    """The output equals TensorFlow's whether window columns are reduced as runs over whole rows
+    or one window column at a time (see _pool_columns), in whole chunks or one output row at a
+    time, and both ways give the same bits."""
+    seed, shape, kernel_shape, stride, mode, dtype = case
+    A_prev = random_input(seed, shape, dtype)
+    want = tf_pool(A_prev, kernel_shape, stride, mode)
+    outs = []
+    for runs in (True, False):
+        for chunks in (contextlib.nullcontext(), tiny_chunks(pool_forward)):
+            with column_runs(pool_forward, runs), chunks:
+                outs.append(pool_forward(A_prev, kernel_shape, stride=stride, mode=mode))
+            assert_matches(outs[-1], want, dtype)
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
 
 
 def test_hand_computed(pool_forward):
