@@ -91,15 +91,17 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
 # how their gradients go back. Twins: _compute_dtype, _pair and _chunks
 # are copied in 0-conv_forward.py, 1-pool_forward.py and 3-pool_backward.py;
 # _padding, _conv_geometry, _axis, _slab and _window_matrix in
-# 0-conv_forward.py (each task file stands alone; tests/test_task_files.py
-# keeps the copies identical).
+# 0-conv_forward.py; _copy_runs in 0-conv_forward.py and 1-pool_forward.py
+# (each task file stands alone; tests/test_task_files.py keeps the copies
+# identical).
 
 # Work memory of a chunk of images: large enough that a chunk's dozen NumPy
 # calls cost little beside its work, small enough to stay in cache (of
 # 2**18 to 2**24, 2**22 ran LeNet-5's layers fastest, idle and busy).
 CHUNK_BYTES = 2 ** 22
 LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
-CHANNEL_LAST_FROM = 4  # c_prev from which windows are copied channel-last
+CHANNEL_LAST_FROM = 3  # c_prev from which windows are copied channel-last
+RUN_BYTES = 256  # runs copied as one item of bytes up to this (_copy_runs)
 # How products are handed to BLAS (see _block_rows). A BLAS may split any
 # call over its threads: that pays on a big call and costs more than it
 # saves on a small one, whose few microseconds of work are less than the
@@ -297,11 +299,37 @@ def _window_matrix(slab, kh, kw, step_h, step_w):
         slab, (n, rows, w_new, kh, kw, c_prev),
         (s_n, step_h * s_h, step_w * s_w, s_h, s_w, s_c), writeable=False)
     if c_prev >= CHANNEL_LAST_FROM:  # copy runs of kw * c_prev
-        return windows.reshape(n * rows * w_new, -1)
+        if s_w == c_prev * s_c:  # (a window's row is one run in memory)
+            windows = windows.reshape(n, rows, w_new, kh, kw * c_prev)
+        return _copy_runs(windows).reshape(n * rows * w_new, -1)
     # Few channels: copy runs of w_new, (kh, kw, c_prev, n, rows, w_new),
     # and return the transposed view (BLAS multiplies it without a copy).
-    return windows.transpose(3, 4, 5, 0, 1, 2).reshape(
+    return _copy_runs(windows.transpose(3, 4, 5, 0, 1, 2)).reshape(
         kh * kw * c_prev, -1).T
+
+
+def _copy_runs(view, out=None):
+    """out[...] = view; with out None, view as a C-contiguous array (itself
+    if it is one, as np.ascontiguousarray).
+
+    NumPy copies a strided view a run along its last axis at a time, and
+    each run's call costs more than a short run's values: runs of up to
+    RUN_BYTES in memory are copied instead as one item of bytes each (2x
+    faster on LeNet-5's windows and pooled pixels).
+
+    Twins: in 0-conv_forward.py, 1-pool_forward.py and 2-conv_backward.py."""
+    if out is None:
+        if view.flags.c_contiguous:
+            return view
+        out = np.empty(view.shape, view.dtype)
+    run_bytes = view.shape[-1] * view.itemsize
+    if (0 < run_bytes <= RUN_BYTES and view.dtype == out.dtype
+            and view.strides[-1] == out.strides[-1] == view.itemsize):
+        run = np.dtype((np.void, run_bytes))
+        np.copyto(out.view(run), view.view(run))
+    else:
+        np.copyto(out, view)
+    return out
 
 
 def _block_rows(R, K, C):
@@ -400,9 +428,9 @@ def _add_windows(dA_prev, W_mat, dZ_mat, n0, n1, y0, y1, geometry,
             n, rows, w_new, c_new).transpose(3, 0, 1, 2)
         s_c, s_n, s_y, s_x = wide.strides
         # (kw * c_new, n * rows * span_w), copied in runs of span_w
-        row_windows = np.lib.stride_tricks.as_strided(
+        row_windows = _copy_runs(np.lib.stride_tricks.as_strided(
             wide, (kw, c_new, n, rows, span_w), (s_x, s_c, s_n, s_y, s_x),
-            writeable=False).reshape(kw * c_new, -1)
+            writeable=False)).reshape(kw * c_new, -1)
         # W_rows[(i, c), (j, k)] = W[i, kw - 1 - j, c, k]
         W_rows = W_mat.reshape(kh, kw, c_prev, c_new)[:, ::-1].transpose(
             0, 2, 1, 3).reshape(kh * c_prev, -1)
