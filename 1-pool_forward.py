@@ -59,11 +59,11 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
 
 
 # The machinery below: argument checks and the reduction. Twins:
-# _compute_dtype, _pair and _chunks are copied in 0-conv_forward.py,
-# 2-conv_backward.py and 3-pool_backward.py; _pool_geometry and
-# _combine in 3-pool_backward.py; _copy_runs in 0-conv_forward.py and
-# 2-conv_backward.py (each task file stands alone; tests/test_task_files.py
-# keeps the copies identical).
+# _compute_dtype, _pair, _chunks and _copy_runs are copied in
+# 0-conv_forward.py, 2-conv_backward.py and 3-pool_backward.py;
+# _pool_geometry, _pool_columns and _combine in 3-pool_backward.py (each
+# task file stands alone; tests/test_task_files.py keeps the copies
+# identical).
 
 CHUNK_BYTES = 2 ** 19  # row maxima (or sums) of one chunk: stay in cache
 LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
@@ -92,7 +92,9 @@ def _pool_columns(reduce, rows, kw, sw, out):
     column with the kw - 1 columns to its right (runs spilling into the next
     row are never read); then every sw-th column is copied, each pixel as
     one item of bytes (see _copy_runs). Other shapes: one reduce per window
-    column."""
+    column.
+
+    Twins: in 1-pool_forward.py and 3-pool_backward.py."""
     c, pixel_bytes = rows.shape[3], rows.shape[3] * rows.itemsize
     span = sw * (out.shape[2] - 1) + 1  # first window's start to last's
     if sw == 1 or c == 1 or pixel_bytes > SHORT_PIXEL_BYTES:
@@ -115,7 +117,7 @@ def _copy_runs(view, out=None):
     RUN_BYTES in memory are copied instead as one item of bytes each (2x
     faster on LeNet-5's windows and pooled pixels).
 
-    Twins: in 0-conv_forward.py, 1-pool_forward.py and 2-conv_backward.py."""
+    Twins: in all four task files 0-3."""
     if out is None:
         if view.flags.c_contiguous:
             return view

@@ -88,12 +88,11 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
 
 
 # The machinery below: argument checks, how the windows are gathered, and
-# how their gradients go back. Twins: _compute_dtype, _pair and _chunks
-# are copied in 0-conv_forward.py, 1-pool_forward.py and 3-pool_backward.py;
-# _padding, _conv_geometry, _axis, _slab and _window_matrix in
-# 0-conv_forward.py; _copy_runs in 0-conv_forward.py and 1-pool_forward.py
-# (each task file stands alone; tests/test_task_files.py keeps the copies
-# identical).
+# how their gradients go back. Twins: _compute_dtype, _pair, _chunks and
+# _copy_runs are copied in 0-conv_forward.py, 1-pool_forward.py and
+# 3-pool_backward.py; _padding, _conv_geometry, _axis, _slab and
+# _window_matrix in 0-conv_forward.py (each task file stands alone;
+# tests/test_task_files.py keeps the copies identical).
 
 # Work memory of a chunk of images: large enough that a chunk's dozen NumPy
 # calls cost little beside its work, small enough to stay in cache (of
@@ -317,7 +316,7 @@ def _copy_runs(view, out=None):
     RUN_BYTES in memory are copied instead as one item of bytes each (2x
     faster on LeNet-5's windows and pooled pixels).
 
-    Twins: in 0-conv_forward.py, 1-pool_forward.py and 2-conv_backward.py."""
+    Twins: in all four task files 0-3."""
     if out is None:
         if view.flags.c_contiguous:
             return view

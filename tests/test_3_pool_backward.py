@@ -358,6 +358,32 @@ def test_max_infinite_gradient_reaches_only_the_maximum(pool_backward, sign):
         assert got[0, :3, :3, 0][np.isinf(got[0, :3, :3, 0])].tolist() == [sign * np.inf]
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
+@pytest.mark.parametrize("kernel_shape, stride", [((2, 2), (2, 2)), ((2, 3), (3, 4)),
+                                                  ((3, 3), (2, 1))])
+def test_max_sends_nothing_else_anywhere(pool_backward, dtype, kernel_shape, stride):
+    """Elements that are not their window's maximum get +0.0: never -0.0 from a negative dA (the
+    exercise's loop answer adds mask * dA to zeros, and a printed -0. would differ), never NaN from
+    a NaN or infinite dA; windows that tile, leave gaps or overlap, every dtype."""
+    rng = np.random.default_rng(35)
+    A_prev = rng.permutation(2 * 9 * 11 * 3).reshape(2, 9, 11, 3).astype(dtype)  # no ties
+    h_new, w_new = [(n - k) // s + 1 for n, k, s in zip((9, 11), kernel_shape, stride)]
+    dA = -1 - rng.random((2, h_new, w_new, 3)).astype(dtype)  # all negative
+    dA[0, 0, 0, 0], dA[1, 0, 0, 1] = np.nan, -np.inf
+    got = pool_backward(dA, A_prev, kernel_shape, stride, "max")
+    hits = np.zeros(A_prev.shape, bool)
+    for y in range(h_new):
+        for x in range(w_new):
+            window = A_prev[:, y * stride[0]:y * stride[0] + kernel_shape[0],
+                            x * stride[1]:x * stride[1] + kernel_shape[1]]
+            hits[:, y * stride[0]:y * stride[0] + kernel_shape[0],
+                 x * stride[1]:x * stride[1] + kernel_shape[1]] |= (
+                     window == window.max(axis=(1, 2), keepdims=True))
+    assert not np.signbit(got[~hits]).any() and (got[~hits] == 0).all()
+    assert np.isnan(got).sum() == 1 and np.isinf(got).sum() == 1
+    assert (got[hits & ~np.isnan(got)] < 0).all()
+
+
 def test_max_nan_in_a_window(pool_backward):
     """A window holding NaN: its NaN elements receive its gradient, the others nothing (the
     window's maximum is NaN, as task 1 returns). TensorFlow agrees when the NaN is the window's
