@@ -65,7 +65,7 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
 # task file stands alone; tests/test_task_files.py keeps the copies
 # identical).
 
-CHUNK_BYTES = 2 ** 19  # row maxima (or sums) of one chunk: stay in cache
+CHUNK_BYTES = 2 ** 20  # work memory of a chunk: stays in cache (measured)
 LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
 SHORT_PIXEL_BYTES = 32  # pixels up to this size are pooled as runs of rows
 RUN_BYTES = 256  # runs copied as one item of bytes up to this (_copy_runs)

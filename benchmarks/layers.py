@@ -17,9 +17,12 @@ memory beyond its outputs and the bounds of issue 10: ours/TF <= 5 and
 then gets the same padding, explicitly (tf.pad, then 'VALID').
 
 Every workload is checked first: TensorFlow's result (and, in the first
-table, the loop reference's) must agree with ours. Then ours, TensorFlow and
-the loops run in turn, round after round, in this one process, so that a
-load that comes and goes hits all alike; the tables show medians and their
+table, the loop reference's) must agree with ours. Then, in this one
+process, the first table's workloads run round after round, every workload
+in each round, each by ours, TensorFlow and the peers in turn (the loops in
+the first three rounds), so that a load that comes and goes hits all
+libraries and all rows alike; the second table's shapes run one after the
+other, ours and TensorFlow in turn. The tables show medians and their
 ratios. TensorFlow runs with its defaults (oneDNN on, all cores) inside
 tf.function. In the first table, PyTorch (NHWC arrays as channels_last
 views, its convolution and pooling ops and their backward ops) and JAX
@@ -340,7 +343,7 @@ def speed(workloads, repeat, loop_images):
     rng = np.random.default_rng(0)
     cases = [(w, dtype) for dtype in (np.float64, np.float32)
              for w in workloads]
-    rows = []
+    prepared = []  # (name, dtype name, workload, {who: function}, n)
     for number, (workload, dtype) in enumerate(cases, 1):
         name = label(*workload)
         print("[{:2}/{}] {} {}".format(number, len(cases), name,
@@ -357,27 +360,33 @@ def speed(workloads, repeat, loop_images):
                   for peer, module in peers.items()}
         for peer, function in others.items():
             check_agree(name + " " + peer, ours(), function(), dtype)
-        times = {"ours": [], "tf": [], "loops": []}
-        times.update({peer: [] for peer in others})
-        loop_rounds = max(1, min(repeat, 3))
-        for round_ in range(repeat):  # interleaved: a load hits all alike
-            times["ours"].append(timed(ours))
-            times["tf"].append(timed(theirs))
-            for peer, function in others.items():
-                times[peer].append(timed(function))
-            if round_ < loop_rounds:
-                times["loops"].append(timed(lambda: loop(n)))
-        median = {k: statistics.median(v) for k, v in times.items()}
+        prepared.append((name, np.dtype(dtype).name, workload,
+                         dict(ours=ours, tf=theirs, **others,
+                              loops=partial(loop, n)), n))
+    # Round after round, every workload in turn, each by every library in
+    # turn: a load that comes and goes hits all libraries and all rows alike.
+    times = [{who: [] for who in functions} for *_, functions, _ in prepared]
+    loop_rounds = max(1, min(repeat, 3))
+    for round_ in range(repeat):
+        print("round {}/{}".format(round_ + 1, repeat), file=sys.stderr,
+              flush=True)
+        for (*_, functions, _), timings in zip(prepared, times):
+            for who, function in functions.items():
+                if who != "loops" or round_ < loop_rounds:
+                    timings[who].append(timed(function))
+    rows = []
+    for (name, dtype_name, workload, _, n), timings in zip(prepared, times):
+        median = {k: statistics.median(v) for k, v in timings.items()}
         median["loops"] *= workload[1][0] / n
-        rows.append((name, np.dtype(dtype).name, median))
+        rows.append((name, dtype_name, median))
     header = ("{:<40} {:>7} {:>9} {:>9} {:>10} {:>8} {:>10}".format(
         "workload", "dtype", "ours ms", "TF ms", "loops ms", "ours/TF",
         "loops/ours") + "".join(" {:>9}".format(peer + " ms")
                                 for peer in peers)
         + (" {:>9}".format("ours/best") if peers else ""))
-    print("Median of {} interleaved runs; loops timed on the first {} images "
-          "of each batch and scaled to the full batch.".format(
-              repeat, loop_images))
+    print("Median of {} rounds, each timing every workload in turn; loops "
+          "timed on the first {} images of each batch and scaled to the full "
+          "batch.".format(repeat, loop_images))
     print(header)
     print("-" * len(header))
     for name, dtype_name, median in rows:
@@ -518,8 +527,8 @@ def main(argv=None):
         "plain loops, in float64 and float32, on standard workloads and on "
         "shapes that punish shortcuts (with their memory), or measure the "
         "memory on an MNIST-sized batch.")
-    parser.add_argument("--repeat", type=int, default=7, metavar="N",
-                        help="timed runs per function (default 7)")
+    parser.add_argument("--repeat", type=int, default=15, metavar="N",
+                        help="timed runs per function (default 15)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny workloads, a smoke test of the script")
     parser.add_argument("--memory", action="store_true",
