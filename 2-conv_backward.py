@@ -287,7 +287,8 @@ def _slab(A_prev, n0, n1, y0, y1, geometry, dtype):
 def _window_matrix(slab, kh, kw, step_h, step_w):
     """Every window of the slab (n, span_h, span_w, c_prev) as a row of a
     (n * rows * w_new, K) matrix, K = kh * kw * c_prev, columns ordered like
-    W.reshape(K, c_new): one copy of a strided view.
+    W.reshape(K, c_new): one copy of a strided view, or none where the
+    windows tile the slab.
 
     Twins: in 0-conv_forward.py and 2-conv_backward.py."""
     n, span_h, span_w, c_prev = slab.shape
@@ -297,10 +298,13 @@ def _window_matrix(slab, kh, kw, step_h, step_w):
     windows = np.lib.stride_tricks.as_strided(
         slab, (n, rows, w_new, kh, kw, c_prev),
         (s_n, step_h * s_h, step_w * s_w, s_h, s_w, s_c), writeable=False)
-    if c_prev >= CHANNEL_LAST_FROM:  # copy runs of kw * c_prev
-        if s_w == c_prev * s_c:  # (a window's row is one run in memory)
-            windows = windows.reshape(n, rows, w_new, kh, kw * c_prev)
-        return _copy_runs(windows).reshape(n * rows * w_new, -1)
+    runs = windows  # (n, rows, w_new, kh, kw * c_prev) where a window's
+    if s_w == c_prev * s_c:  # row is one run in memory
+        runs = windows.reshape(n, rows, w_new, kh, kw * c_prev)
+    # Copy runs of kw * c_prev; none where windows tile the slab (1 x 1
+    # kernels at stride 1, a kernel as large as the image).
+    if c_prev >= CHANNEL_LAST_FROM or runs.flags.c_contiguous:
+        return _copy_runs(runs).reshape(n * rows * w_new, -1)
     # Few channels: copy runs of w_new, (kh, kw, c_prev, n, rows, w_new),
     # and return the transposed view (BLAS multiplies it without a copy).
     return _copy_runs(windows.transpose(3, 4, 5, 0, 1, 2)).reshape(

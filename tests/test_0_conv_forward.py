@@ -69,6 +69,27 @@ def test_property_both_ways_of_calling_blas_match_tensorflow(conv_forward, case)
         assert_matches(Z, want, dtype, magnitude(A_prev, W, b, ph, pw, *stride))
 
 
+@pytest.mark.parametrize("shape, kernel, stride, tiles", [
+    ((4, 6, 5, 3), (1, 1), (1, 1), True),    # 1x1 kernel at stride 1
+    ((4, 6, 5, 1), (6, 5), (1, 1), True),    # a kernel as large as the image
+    ((4, 6, 5, 8), (6, 5), (2, 3), True),
+    ((4, 6, 5, 3), (2, 2), (1, 1), False),   # overlapping windows
+    ((4, 6, 5, 1), (3, 3), (1, 1), False),   # few channels: copied channel-first
+    ((4, 6, 6, 2), (2, 2), (2, 2), False),   # tiling, but a window's rows are apart
+])
+def test_window_matrix_is_a_view_where_windows_tile(conv_forward, shape, kernel, stride, tiles):
+    """The window matrix is a view of the slab, not a copy, where the windows tile it, and a copy
+    otherwise; either way each row is one window, flattened as W is."""
+    slab = np.random.default_rng(44).standard_normal(shape)
+    (kh, kw), (sh, sw) = kernel, stride
+    matrix = conv_forward.__globals__["_window_matrix"](slab, kh, kw, sh, sw)
+    assert np.shares_memory(matrix, slab) is tiles
+    rows, columns = (shape[1] - kh) // sh + 1, (shape[2] - kw) // sw + 1
+    want = [slab[n, y * sh:y * sh + kh, x * sw:x * sw + kw].reshape(-1)
+            for n in range(shape[0]) for y in range(rows) for x in range(columns)]
+    np.testing.assert_array_equal(matrix, np.array(want))
+
+
 def magnitude(A_prev, W, b, ph, pw, sh, sw):
     """The largest sum of magnitudes behind an entry of Z: TensorFlow's Z of the absolute
     inputs."""
