@@ -172,9 +172,19 @@ def _window(array, i, j, h_new, w_new, sh, sw):
 def _spread_averages(target, grad, kh, kw, sh, sw):
     """target += each window's grad / (kh * kw) on each of its elements.
 
-    The sum is separable, so is its gradient: each window's share over its
-    kw columns, (n, h_new, w_prev, c), then over its kh rows."""
+    Tiling windows over pixels of several channels: each share, spread
+    over its window's columns, is added to its block of target (see
+    _send_to_maxima; measured 1.2-1.7x faster, but slower with one channel
+    or gaps between windows). Else the sum is separable, so is its
+    gradient: each window's share over its kw columns, (n, h_new, w_prev,
+    c), then over its kh rows."""
     n, h_new, w_new, c = grad.shape
+    if (sh, sw) == (kh, kw) and c > 1:
+        share = _spread(grad, kw, target.dtype)
+        share /= kh * kw
+        blocks = _blocks(target, kh, kw, sh, sw, h_new, w_new)
+        np.add(blocks, share, out=blocks)  # (0 + -0.0 is +0.0, as before)
+        return
     share = np.zeros((n, h_new, target.shape[2], c), target.dtype)
     for j in range(kw):
         columns = share[:, :, j:j + sw * (w_new - 1) + 1:sw]

@@ -384,6 +384,30 @@ def test_max_sends_nothing_else_anywhere(pool_backward, dtype, kernel_shape, str
     assert (got[hits & ~np.isnan(got)] < 0).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("kernel_shape, stride, channels", [
+    ((2, 2), (2, 2), 3), ((3, 2), (3, 2), 2), ((2, 2), (2, 2), 1), ((2, 3), (3, 4), 3)])
+def test_avg_spreads_exact_shares(pool_backward, dtype, kernel_shape, stride, channels):
+    """Average pooling over windows apart gives every element of a window dA / (kh * kw),
+    rounded once (windows that tile or leave gaps; one channel or several), +0.0 for a -0.0 dA
+    as the exercise's loop answer (0 + -0.0), and 0 outside every window."""
+    rng = np.random.default_rng(36)
+    (kh, kw), (sh, sw) = kernel_shape, stride
+    A_prev = rng.standard_normal((2, 9, 11, channels)).astype(dtype)
+    h_new, w_new = (9 - kh) // sh + 1, (11 - kw) // sw + 1
+    dA = rng.standard_normal((2, h_new, w_new, channels)).astype(dtype)
+    dA[0, 0, 0, 0] = -0.0
+    got = pool_backward(dA, A_prev, kernel_shape, stride, "avg")
+    want = np.zeros(A_prev.shape, np.promote_types(dtype, np.float32))
+    for y in range(h_new):
+        for x in range(w_new):
+            want[:, y * sh:y * sh + kh, x * sw:x * sw + kw] += (
+                dA[:, y, x].astype(want.dtype) / (kh * kw))[:, None, None]
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want.astype(dtype))
+    assert not np.signbit(got[got == 0]).any()
+
+
 def test_max_nan_in_a_window(pool_backward):
     """A window holding NaN: its NaN elements receive its gradient, the others nothing (the
     window's maximum is NaN, as task 1 returns). TensorFlow agrees when the NaN is the window's
