@@ -343,7 +343,7 @@ def speed(workloads, repeat, loop_images):
     rng = np.random.default_rng(0)
     cases = [(w, dtype) for dtype in (np.float64, np.float32)
              for w in workloads]
-    prepared = []  # (name, dtype name, workload, {who: function}, n)
+    prepared = []  # per workload: its row's name, functions and timings
     for number, (workload, dtype) in enumerate(cases, 1):
         name = label(*workload)
         print("[{:2}/{}] {} {}".format(number, len(cases), name,
@@ -360,25 +360,27 @@ def speed(workloads, repeat, loop_images):
                   for peer, module in peers.items()}
         for peer, function in others.items():
             check_agree(name + " " + peer, ours(), function(), dtype)
-        prepared.append((name, np.dtype(dtype).name, workload,
-                         dict(ours=ours, tf=theirs, **others,
-                              loops=partial(loop, n)), n))
+        functions = dict(ours=ours, tf=theirs, **others,
+                         loops=partial(loop, n))
+        prepared.append(dict(name=name, dtype=np.dtype(dtype).name,
+                             loop_scale=workload[1][0] / n,
+                             functions=functions,
+                             times={who: [] for who in functions}))
     # Round after round, every workload in turn, each by every library in
     # turn: a load that comes and goes hits all libraries and all rows alike.
-    times = [{who: [] for who in functions} for *_, functions, _ in prepared]
     loop_rounds = max(1, min(repeat, 3))
     for round_ in range(repeat):
         print("round {}/{}".format(round_ + 1, repeat), file=sys.stderr,
               flush=True)
-        for (*_, functions, _), timings in zip(prepared, times):
-            for who, function in functions.items():
+        for case in prepared:
+            for who, function in case["functions"].items():
                 if who != "loops" or round_ < loop_rounds:
-                    timings[who].append(timed(function))
+                    case["times"][who].append(timed(function))
     rows = []
-    for (name, dtype_name, workload, _, n), timings in zip(prepared, times):
-        median = {k: statistics.median(v) for k, v in timings.items()}
-        median["loops"] *= workload[1][0] / n
-        rows.append((name, dtype_name, median))
+    for case in prepared:
+        median = {k: statistics.median(v) for k, v in case["times"].items()}
+        median["loops"] *= case["loop_scale"]
+        rows.append((case["name"], case["dtype"], median))
     header = ("{:<40} {:>7} {:>9} {:>9} {:>10} {:>8} {:>10}".format(
         "workload", "dtype", "ours ms", "TF ms", "loops ms", "ours/TF",
         "loops/ours") + "".join(" {:>9}".format(peer + " ms")
