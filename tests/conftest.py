@@ -65,7 +65,22 @@ def mnist_test_dir():
         return Path(env)
     if SHARED_MNIST.is_dir():
         return SHARED_MNIST
-    message = f"MNIST test set not found: set MNIST_PATH or place it in {SHARED_MNIST}"
+    missing(f"MNIST test set not found: set MNIST_PATH or place it in {SHARED_MNIST}")
+
+
+@pytest.fixture(scope="session")
+def numpy1_python():
+    """$NUMPY1_PYTHON, a Python with numpy==1.26.4 alone (the graders' NumPy; .ci/run makes
+    one); skips without it, but fails in CI (CI=true), where it must exist."""
+    python = os.environ.get("NUMPY1_PYTHON")
+    if not python:
+        missing("set NUMPY1_PYTHON to a Python with numpy==1.26.4 (.ci/run makes one)")
+    return python
+
+
+def missing(message):
+    """Skip the test for want of a source or tool, or fail it in CI (CI=true), where every one
+    must be there."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message)
     pytest.skip(message)

@@ -9,7 +9,6 @@ must give the same bits; the convolutions go through each NumPy's own OpenBLAS, 
 sum in another order, so they must agree to float precision. (A float32 A_prev with a float64 dZ
 is left out: there the two NumPys differ on purpose, see test_2_conv_backward.py.)
 """
-import os
 import subprocess
 import sys
 
@@ -79,16 +78,10 @@ def results(python, path):
 
 
 @pytest.mark.slow
-def test_tasks_under_numpy1_give_this_numpys_results(tmp_path):
+def test_tasks_under_numpy1_give_this_numpys_results(tmp_path, numpy1_python):
     """Every pooling output and gradient has the same bits (NaN and signed zeros included) under
     NumPy 1.x as here, and every convolution output and gradient agrees to float precision."""
-    python = os.environ.get("NUMPY1_PYTHON")
-    if not python:
-        message = "set NUMPY1_PYTHON to a Python with numpy==1.26.4 (.ci/run makes one)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-    old = results(python, tmp_path / "numpy1.npz")
+    old = results(numpy1_python, tmp_path / "numpy1.npz")
     new = results(sys.executable, tmp_path / "here.npz")
     assert str(old.pop("numpy")).startswith("1.") and not str(new.pop("numpy")).startswith("1.")
     assert old.keys() == new.keys() and len(old) == 3 * 4 * 4 * 2 * 2 + 2 * 7 * 4
