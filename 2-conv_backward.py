@@ -101,17 +101,17 @@ CHUNK_BYTES = 2 ** 22
 LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
 CHANNEL_LAST_FROM = 3  # c_prev from which windows are copied channel-last
 RUN_BYTES = 256  # runs copied as one item of bytes up to this (_copy_runs)
-# How products are handed to BLAS (see _block_rows). A BLAS may split any
-# call over its threads: that pays on a big call and costs more than it
-# saves on a small one, whose few microseconds of work are less than the
-# handoff to a second thread (far less when another process holds that
-# core). So a product of THREAD_MACS multiply-adds or more is one call, and
-# a smaller one a stack of calls of about GEMM_MACS multiply-adds, each of
+# How products are handed to BLAS (see _block_rows): a product of
+# THREAD_MACS multiply-adds or more as one call, which BLAS may spread over
+# its threads; a smaller one as a stack of calls of about GEMM_MACS each, of
 # GEMM_ROWS rows at least (thinner ones are slow matrix-vector products).
-# GEMM_MACS is tied to one BLAS: the OpenBLAS measured here keeps calls of
-# 2**19 on one thread and spreads 2**20 over two; under a BLAS that splits
-# later, blocks only lose (in a loop, up to half the speed of one call).
-# Measured on 2 cores, idle and with one core busy: see README, Performance.
+# GEMM_MACS suits OpenBLAS, the BLAS of NumPy's wheels: it keeps a call of
+# 2**19 on one thread (2**20 goes to two), and on CPUs with AVX-512 it
+# computes calls of at most 10**6 with kernels for small matrices. Against
+# one call per product, LeNet-5's layers run so 1.24x faster on one thread,
+# 2 to 5x faster with one core busy, as fast idle (1.2x slower with its AVX2
+# kernels, where one call can use the idle core). Other sizes, other BLAS
+# libraries: benchmarks/blocks.py times them on the machine it runs on.
 THREAD_MACS = 2 ** 24
 GEMM_MACS = 2 ** 19
 GEMM_ROWS = 8

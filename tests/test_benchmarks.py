@@ -1,4 +1,5 @@
-"""benchmarks/: the plain-loop reference agrees with TensorFlow and the tasks; layers.py runs.
+"""benchmarks/: the plain-loop reference agrees with TensorFlow and the tasks; layers.py and
+blocks.py run.
 
 The loop reference is the slow baseline of the speed table, so it is checked here like a task:
 against TensorFlow's ops (tests/oracles.py) on small random shapes with strides, non-square
@@ -13,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from lenet.tasks import ROOT
+from lenet.tasks import ROOT, task_module
 
 from cases import CONV_CASES, POOL_CASES, random_conv_inputs
 from checks import assert_matches
@@ -136,4 +137,83 @@ def test_layers_help():
     assert result.returncode == 0
     for option in ("--repeat", "--quick", "--memory", "--loop-images", "--busy",
                    "--tf-one-thread"):
+        assert option in result.stdout
+
+
+def run_blocks(*args):
+    """Run benchmarks/blocks.py with args as the user would."""
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "blocks.py"), *args],
+                          cwd=str(ROOT), capture_output=True, text=True, timeout=300)
+
+
+def test_blocks_quick_prints_the_table():
+    """`blocks.py --quick --rounds 1` names the BLAS, then prints a row per layer, direction and
+    dtype: a ratio per call size and for one call, 1.00 under the task files' own GEMM_MACS (the
+    ratios are over that column), and the setting of the smallest ratio; then the geometric means
+    and what "one" means."""
+    result = run_blocks("--quick", "--rounds", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert len(lines) == 13
+    assert lines[0].startswith("BLAS: ")
+    own = "2^{}".format(task_module("0-conv_forward.py").GEMM_MACS.bit_length() - 1)
+    assert lines[1].startswith("time over the time at GEMM_MACS = " + own)
+    header = lines[2].split()
+    assert header[:3] == ["workload", "dtype", "ms"] and header[-1] == "fastest"
+    columns = header[3:-1]
+    assert columns[0] == "2^15" and columns[-2:] == ["2^23", "one"] and own in columns
+    rows = [line for line in lines if line.startswith("conv")]
+    assert len(rows) == 8
+    for row in rows:
+        values = row.split()[-len(columns) - 1:-1]
+        assert values[columns.index(own)] == "1.00"
+        assert all(float(value) > 0 for value in values)
+        fastest = row.split()[-1]
+        assert fastest in columns and float(values[columns.index(fastest)]) == min(
+            float(value) for value in values)
+    assert {row.split()[-len(columns) - 3] for row in rows} == {"float32", "float64"}
+    means = lines[-2].split()
+    assert means[:2] == ["geometric", "mean"] and len(means) == 2 + len(columns)
+    assert means[2 + columns.index(own)] == "1.00"
+    assert lines[-1] == "one: every product as one call (THREAD_MACS = 0)"
+
+
+def test_blocks_settings_reach_the_task_files_and_are_restored():
+    """Within a setting, the task files' _block_rows give calls of that size (or one call), and
+    the constants are restored after it, and after a whole run of blocks.main."""
+    import blocks
+    forward, backward = blocks.FORWARD, blocks.BACKWARD
+    assert forward.__file__ == str(ROOT / "0-conv_forward.py")
+    assert backward.__file__ == str(ROOT / "2-conv_backward.py")
+    saved = [(m.GEMM_MACS, m.THREAD_MACS) for m in (forward, backward)]
+    rows, K, C = 10 ** 5, 25, 6
+    with blocks.setting(2 ** 15):
+        assert forward._block_rows(rows, K, C) == backward._block_rows(rows, K, C) == 2 ** 15 // 150
+    with blocks.setting(blocks.ONE_CALL):
+        assert forward._block_rows(rows, K, C) == backward._block_rows(rows, K, C) == rows
+    assert [(m.GEMM_MACS, m.THREAD_MACS) for m in (forward, backward)] == saved
+    assert blocks.main(["--quick", "--rounds", "1"]) == 0
+    assert [(m.GEMM_MACS, m.THREAD_MACS) for m in (forward, backward)] == saved
+
+
+@pytest.mark.skipif(importlib.util.find_spec("threadpoolctl") is None,
+                    reason="threadpoolctl is in requirements.txt; without it --one-thread "
+                    "refuses (tested below)")
+def test_blocks_one_thread_and_busy():
+    """`--one-thread --busy` hold BLAS to one thread (the BLAS line says so, with 1 thread), keep
+    a core busy while timing, and still print the table."""
+    result = run_blocks("--quick", "--rounds", "1", "--one-thread", "--busy")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("One core kept busy") for line in lines)
+    blas = next(line for line in lines if line.startswith("BLAS: "))
+    assert blas.endswith(", held to one thread") and "threads: 1," in blas
+    assert len([line for line in lines if line.startswith("conv")]) == 8
+
+
+def test_blocks_help():
+    """`blocks.py --help` documents the options."""
+    result = run_blocks("--help")
+    assert result.returncode == 0
+    for option in ("--rounds", "--quick", "--busy", "--one-thread"):
         assert option in result.stdout
