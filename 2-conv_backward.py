@@ -105,8 +105,8 @@ RUN_BYTES = 256  # runs copied as one item of bytes up to this (_copy_runs)
 # THREAD_MACS multiply-adds or more as one call, which BLAS may spread over
 # its threads; a smaller one as a stack of calls of about GEMM_MACS each, of
 # GEMM_ROWS rows at least (thinner ones are slow matrix-vector products).
-# GEMM_MACS suits OpenBLAS, the BLAS of NumPy's wheels: it keeps a call of
-# 2**19 on one thread (2**20 goes to two), and on CPUs with AVX-512 it
+# GEMM_MACS suits OpenBLAS (NumPy's wheels for Linux, Windows): it keeps a
+# call of 2**19 on one thread (2**20 goes to two), and on AVX-512 CPUs it
 # computes calls of at most 10**6 with kernels for small matrices. Against
 # one call per product, LeNet-5's layers run so 1.24x faster on one thread,
 # 2 to 5x faster with one core busy, as fast idle (1.2x slower with its AVX2

@@ -9,11 +9,11 @@
 0-conv_forward.py and 2-conv_backward.py hand a product of fewer than
 THREAD_MACS multiply-adds to BLAS as a stack of calls of about GEMM_MACS
 multiply-adds each (see their _block_rows); a larger product is one call.
-Which call size is fastest is the BLAS's business, not the layer's: the
-OpenBLAS of NumPy's wheels computes a call of at most 10**6 multiply-adds
-with its kernels for small matrices, on one thread, on CPUs with AVX-512,
-and larger calls by packing blocks over all its threads; on other CPUs, and
-under other BLAS libraries, there is no such bound.
+Which call size is fastest is the BLAS's business, not the layer's. The
+OpenBLAS of NumPy's wheels for Linux and Windows keeps a call of 2**19 on
+one thread and spreads one of 2**20 over two; on CPUs with AVX-512 it also
+computes calls of at most 10**6 multiply-adds with kernels for small
+matrices. Other BLAS libraries (MKL, Accelerate) draw their own lines.
 
 This script times LeNet-5's two convolutions, forward and backward, in
 float64 and float32, with GEMM_MACS set to each power of two from 2**15 to
