@@ -108,10 +108,11 @@ RUN_BYTES = 256  # runs copied as one item of bytes up to this (_copy_runs)
 # GEMM_MACS suits OpenBLAS (NumPy's wheels for Linux, Windows): it keeps a
 # call of 2**19 on one thread (2**20 goes to two), and on AVX-512 CPUs it
 # computes calls of at most 10**6 with kernels for small matrices. Against
-# one call per product, LeNet-5's layers run so 1.24x faster on one thread,
-# 2 to 5x faster with one core busy, as fast idle (1.2x slower with its AVX2
-# kernels, where one call can use the idle core). Other sizes, other BLAS
-# libraries: benchmarks/blocks.py times them on the machine it runs on.
+# one call per product, LeNet-5's layers run so (geometric means) 1.24x
+# faster on one thread, 2 to 5x faster with one core busy, as fast idle;
+# 1.2x slower idle with its AVX2 kernels, where one call can use the idle
+# core. Other sizes, other BLAS libraries: benchmarks/blocks.py times them
+# on the machine it runs on.
 THREAD_MACS = 2 ** 24
 GEMM_MACS = 2 ** 19
 GEMM_ROWS = 8
