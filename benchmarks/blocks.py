@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How the size of the BLAS calls of tasks 0 and 2 moves their speed here.
 
-    python benchmarks/blocks.py                # LeNet-5's layers (about a minute)
+    python benchmarks/blocks.py                # LeNet-5's layers (half a minute)
     python benchmarks/blocks.py --one-thread   # BLAS held to one thread
     python benchmarks/blocks.py --busy         # one core kept busy
     python benchmarks/blocks.py --quick        # tiny layers, a smoke test
@@ -21,10 +21,11 @@ float64 and float32, with GEMM_MACS set to each power of two from 2**15 to
 round, every setting of every layer in each round, so that a load that
 comes and goes hits all settings alike. It prints each median time over the
 median with the task files' own GEMM_MACS: a row whose smallest ratio lies
-well below 1 says that this machine's BLAS wants another size. The task
-files' constants are restored on exit. --one-thread holds BLAS to one thread
-through threadpoolctl (installed with scikit-learn, or by pip), the way
-OPENBLAS_NUM_THREADS=1 would from the shell.
+well below 1 says that this machine's BLAS wants another size. The sizes
+are set on the modules this script imports, never in the files, and restored
+after each setting. --one-thread holds BLAS to one thread through
+threadpoolctl (in requirements.txt), as OPENBLAS_NUM_THREADS=1 would from
+the shell.
 """
 import argparse
 import contextlib
@@ -87,7 +88,7 @@ def setting(size):
     about `size` multiply-adds (ONE_CALL: each product as one call)."""
     saved = [(m, m.GEMM_MACS, m.THREAD_MACS) for m in (FORWARD, BACKWARD)]
     try:
-        for module, gemm_macs, _ in saved:
+        for module, _, _ in saved:
             if size == ONE_CALL:
                 module.THREAD_MACS = 0
             else:

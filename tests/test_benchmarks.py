@@ -212,8 +212,11 @@ def test_blocks_one_thread_and_busy():
 
 
 def test_blocks_help():
-    """`blocks.py --help` documents the options."""
+    """`blocks.py --help` documents the options; `--rounds 0` is refused before any timing."""
     result = run_blocks("--help")
     assert result.returncode == 0
     for option in ("--rounds", "--quick", "--busy", "--one-thread"):
         assert option in result.stdout
+    result = run_blocks("--rounds", "0")
+    assert result.returncode == 2 and "--rounds must be at least 1" in result.stderr
+    assert result.stdout == ""
