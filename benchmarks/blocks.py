@@ -39,7 +39,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
-from layers import busy_core  # noqa: E402
+from layers import busy_core, identity  # noqa: E402
 from lenet.tasks import task_module  # noqa: E402
 
 FORWARD = task_module("0-conv_forward.py")
@@ -75,11 +75,6 @@ def workloads(layers, seed=0):
                           p=padding, dZ=dZ: BACKWARD.conv_backward(
                               dZ, A, W, b, p)))
     return calls
-
-
-def identity(Z):
-    """The activation: Z itself."""
-    return Z
 
 
 @contextlib.contextmanager
