@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lenet.references import course_padding
+
 
 @dataclass(frozen=True)
 class Task:
@@ -60,16 +62,6 @@ class Case:
     def positional(self):
         """The arguments in the function's parameter order."""
         return [self.args[name] for name in TASKS[self.task].params if name in self.args]
-
-
-def course_padding(padding, h_prev, w_prev, kh, kw, sh, sw):
-    """(ph, pw) by the course's rule: 'valid' 0, 'same' symmetric ceil, a tuple as given."""
-    if isinstance(padding, str) and padding == "valid":
-        return 0, 0
-    if isinstance(padding, str) and padding == "same":
-        return (max(0, math.ceil(((h_prev - 1) * sh + kh - h_prev) / 2)),
-                max(0, math.ceil(((w_prev - 1) * sw + kw - w_prev) / 2)))
-    return tuple(padding)
 
 
 def conv_geometry(args):

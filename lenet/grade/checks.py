@@ -11,9 +11,9 @@ A hint names a known mistake when the student's output equals what that mistake 
 (a "variant": flipped kernel, bias left out, another 'same' padding, stride ignored, ...),
 or when the failures all share one feature of the cases (non-square kernels only, ties only).
 """
-import os
-
 import numpy as np
+
+from lenet import references
 
 from lenet.grade.cases import TASKS, conv_geometry, pool_geometry
 from lenet.gradcheck import numerical_gradient
@@ -88,94 +88,33 @@ FEATURE_HINTS = {
     "several channels": "channels", "activation": "activation",
 }
 
-_tf = None
-
-
-def tensorflow():
-    """TensorFlow, imported on first use with its portable kernels (oneDNN off) and quiet."""
-    global _tf
-    if _tf is None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        # oneDNN's float32 conv2d returns garbage on some strided shapes; stay portable
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-        # TensorFlow's C++ start-up lines (CUDA stubs, absl) go to file descriptor 2 whatever
-        # the log level: keep them off the report for the import and the first op
-        saved = os.dup(2)
-        try:
-            with open(os.devnull, "wb") as devnull:
-                os.dup2(devnull.fileno(), 2)
-                import tensorflow as tf
-                tf.nn.conv2d(tf.zeros((1, 1, 1, 1), tf.float64), tf.zeros((1, 1, 1, 1), tf.float64),
-                             strides=1, padding="VALID")
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        _tf = tf
-    return _tf
-
-
-# TensorFlow references, float64
+# TensorFlow references, float64 (lenet.references, shared with the tests)
 
 def _activate(Z, name):
     """The named activation in NumPy."""
     return {"identity": Z, "relu": np.maximum(Z, 0), "tanh": np.tanh(Z)}[str(name)]
 
 
-def _tf_conv(A, W, b, ph, pw, sh, sw, tf_padding="VALID"):
-    """Z = tf.nn.conv2d(A zero-padded by (ph, pw), W, stride) + b, on tensors."""
-    tf = tensorflow()
-    A_pad = tf.pad(A, [[0, 0], [ph, ph], [pw, pw], [0, 0]])
-    return tf.nn.conv2d(A_pad, W, strides=(1, sh, sw, 1), padding=tf_padding) + b
-
-
 def conv_z(A, W, b, ph, pw, sh, sw, tf_padding="VALID"):
     """Convolution output Z in float64 (no activation)."""
-    tf = tensorflow()
-    return _tf_conv(*(tf.constant(np.asarray(x, np.float64)) for x in (A, W, b)),
-                    ph, pw, sh, sw, tf_padding).numpy()
+    return references.tf_conv(A, W, b, ph, pw, sh, sw, tf_padding)
 
 
 def conv_grads(dZ, A, W, b, ph, pw, sh, sw):
     """(dA_prev, dW, db) of sum(Z * dZ) in float64; Z is cropped to dZ's size (variants whose
     forward output is larger), or None when it is smaller than dZ."""
-    tf = tensorflow()
-    A, W, b = (tf.constant(np.asarray(x, np.float64)) for x in (A, W, b))
-    h_new, w_new = dZ.shape[1:3]
-    with tf.GradientTape() as tape:
-        tape.watch([A, W, b])
-        Z = _tf_conv(A, W, b, ph, pw, sh, sw)
-        if Z.shape[1] < h_new or Z.shape[2] < w_new:
-            return None
-        loss = tf.reduce_sum(Z[:, :h_new, :w_new] * np.asarray(dZ, np.float64))
-    return [g.numpy() for g in tape.gradient(loss, [A, W, b])]
-
-
-def _tf_pool(A, kernel_shape, stride, mode):
-    """TensorFlow's 'VALID' max or average pooling of a tensor."""
-    tf = tensorflow()
-    pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
-    return pool(A, ksize=kernel_shape, strides=stride, padding="VALID")
+    return references.tf_conv_gradients(dZ, A, W, b, ph, pw, sh, sw)
 
 
 def pool(A, kernel_shape, stride, mode):
     """Pooling output in float64."""
-    tf = tensorflow()
-    return _tf_pool(tf.constant(np.asarray(A, np.float64)), kernel_shape, stride, mode).numpy()
+    return references.tf_pool(A, kernel_shape, stride, mode)
 
 
 def pool_grad(dA, A, kernel_shape, stride, mode):
     """dA_prev of sum(pool(A) * dA) in float64 (TensorFlow: a tie goes to the first maximum);
     the pooled output is cropped to dA's size, or None when it is smaller."""
-    tf = tensorflow()
-    A = tf.constant(np.asarray(A, np.float64))
-    h_new, w_new = dA.shape[1:3]
-    with tf.GradientTape() as tape:
-        tape.watch(A)
-        out = _tf_pool(A, kernel_shape, stride, mode)
-        if out.shape[1] < h_new or out.shape[2] < w_new:
-            return None
-        loss = tf.reduce_sum(out[:, :h_new, :w_new] * np.asarray(dA, np.float64))
-    return tape.gradient(loss, A).numpy()
+    return references.tf_pool_gradient(dA, A, kernel_shape, stride, mode)
 
 
 def max_pool_grad_all_ties(dA, A, kernel_shape, stride):
