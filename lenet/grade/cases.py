@@ -1,13 +1,19 @@
 """The calls ``python -m lenet.grade`` makes to each task function, in groups.
 
-Every case is small (a loop-style answer runs a whole task in about a second) and drawn
-from a fixed seed, so two runs grade the same calls. A case is checked one of four ways:
-``shape`` (output shapes only), ``values`` (against TensorFlow in float64), ``ties``
-(max-pool gradient with tied maxima, against the contract's mask formula) or ``fd``
-(against central finite differences); and, when the full classic MNIST is found, the
-exercise's own examples of tasks 2 and 3 are checked against their published printed output
-(``published``). The strict extras are calls of kind ``float32``
-(float32 in must give float32 out) and ``bad`` (must raise ValueError or TypeError).
+The groups follow the exercise's contract: padding 'same' or 'valid' (strings), modes 'max'
+and 'avg'. Tuple padding (ph, pw), our extension, is a group of its own whose failures are
+notes. Where the exercise is ambiguous (the rounding of an odd total 'same' padding) a case
+comes in two twins, one per reading, each with its own output shape; a file is graded by
+the reading it follows. Every fixed case is small (a loop-style answer runs a whole task in
+about a second) and drawn from a fixed seed, so two runs grade the same calls; one medium
+case per task is drawn afresh on every run. A case is checked one of four ways: ``shape``
+(output shapes only), ``values`` (against TensorFlow in float64), ``ties`` (max-pool
+gradient with tied maxima, against the contract's mask formula) or ``fd`` (against central
+finite differences); and, when the full classic MNIST is found, the exercise's own examples
+of tasks 2 and 3 are checked against their published printed output (``published``). The
+extras give notes: ``float32`` (float32 in should give float32 out), ``literal`` and
+``strings`` (the same call with an interned and a run-time padding or mode string) and
+``bad`` (should raise ValueError or TypeError).
 """
 import math
 from dataclasses import dataclass, field
@@ -46,7 +52,13 @@ class Activation(str):
 
 @dataclass
 class Case:
-    """One call of a task function: its group, arguments (by parameter name) and check."""
+    """One call of a task function: its group, arguments (by parameter name) and check.
+
+    ``reading`` is None, or "ceil" / "floor" for a 'same' case whose total padding is odd,
+    where the exercise does not say which way to round: such a case comes in two twins, one
+    per reading (each with its own output shape), and a file is graded by the reading it
+    follows. ``extension`` marks a case of our extensions (tuple padding): a note, not a FAIL.
+    """
     task: int
     group: str
     args: dict
@@ -54,6 +66,8 @@ class Case:
     expect: str = None  # exception class a "bad" call must raise
     label: str = ""  # what is wrong with a "bad" call
     features: frozenset = field(default_factory=frozenset)
+    reading: str = None
+    extension: bool = False
 
     def size(self):
         """Total number of array elements passed: the smallest failing case is shown."""
@@ -64,12 +78,22 @@ class Case:
         return [self.args[name] for name in TASKS[self.task].params if name in self.args]
 
 
-def conv_geometry(args):
-    """(m, h_prev, w_prev, c_prev, kh, kw, c_new, ph, pw, sh, sw, h_new, w_new) of a conv case."""
+def padding_of(padding, h_prev, w_prev, kh, kw, sh, sw, reading=None):
+    """(ph, pw): the course's rule (lenet.references.course_padding, 'same' rounded up), or
+    for reading "floor" the total 'same' padding (h_prev - 1) * sh + kh - h_prev rounded
+    down, the other reading of the exercise when that total is odd."""
+    if reading == "floor" and isinstance(padding, str) and padding == "same":
+        return (((h_prev - 1) * sh + kh - h_prev) // 2, ((w_prev - 1) * sw + kw - w_prev) // 2)
+    return course_padding(padding, h_prev, w_prev, kh, kw, sh, sw)
+
+
+def conv_geometry(args, reading=None):
+    """(m, h_prev, w_prev, c_prev, kh, kw, c_new, ph, pw, sh, sw, h_new, w_new) of a conv case
+    under a reading of 'same' (None: the course's, rounded up)."""
     m, h_prev, w_prev, c_prev = args["A_prev"].shape
     kh, kw, _, c_new = args["W"].shape
     sh, sw = args["stride"]
-    ph, pw = course_padding(args["padding"], h_prev, w_prev, kh, kw, sh, sw)
+    ph, pw = padding_of(args["padding"], h_prev, w_prev, kh, kw, sh, sw, reading)
     h_new = (h_prev + 2 * ph - kh) // sh + 1
     w_new = (w_prev + 2 * pw - kw) // sw + 1
     return m, h_prev, w_prev, c_prev, kh, kw, c_new, ph, pw, sh, sw, h_new, w_new
@@ -85,6 +109,7 @@ def pool_geometry(args):
 
 
 # Geometries. conv: (m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride[, activation])
+# Only the exercise's paddings, 'same' and 'valid', outside the extension group.
 CONV_SHAPES = [
     (1, 5, 5, 1, 3, 3, 1, "valid", (1, 1)),
     (2, 6, 8, 1, 3, 3, 2, "same", (1, 1)),
@@ -93,7 +118,7 @@ CONV_SHAPES = [
     (1, 9, 9, 1, 3, 3, 1, "valid", (2, 3)),
     (1, 9, 9, 1, 3, 3, 1, "same", (2, 2)),
     (1, 7, 10, 1, 3, 2, 2, "same", (3, 2)),
-    (2, 5, 6, 1, 3, 3, 1, (1, 2), (1, 1)),
+    (2, 5, 6, 1, 3, 3, 1, "same", (1, 1)),
     (1, 10, 10, 1, 4, 4, 1, "valid", (3, 3)),
 ]
 CONV_GROUPS = [
@@ -105,24 +130,22 @@ CONV_GROUPS = [
         (1, 6, 6, 1, 3, 3, 1, "same", (1, 1)),
         (2, 7, 7, 2, 5, 5, 3, "same", (1, 1)),
         (2, 6, 6, 2, 2, 2, 2, "same", (1, 1))]),
-    ("tuple padding (ph, pw)", [
-        (1, 5, 5, 1, 3, 3, 1, (1, 1), (1, 1)),
-        (2, 6, 6, 2, 3, 3, 2, (2, 1), (1, 1)),
-        (1, 4, 4, 1, 2, 2, 1, (0, 2), (1, 1))]),
     ("stride > 1, windows apart (stride >= kernel)", [
         (1, 8, 8, 1, 2, 2, 1, "valid", (2, 2)),
         (2, 9, 9, 2, 3, 3, 2, "valid", (3, 3)),
-        (1, 7, 7, 1, 2, 2, 1, (1, 1), (3, 3))]),
+        (1, 8, 7, 1, 2, 2, 1, "valid", (3, 3))]),
     ("stride > 1, windows overlap (stride < kernel)", [
         (1, 7, 7, 1, 3, 3, 1, "valid", (2, 2)),
         (2, 9, 9, 2, 4, 4, 2, "valid", (2, 2)),
-        (1, 7, 7, 1, 3, 3, 2, (1, 1), (2, 2))]),
+        (1, 7, 7, 1, 3, 3, 2, "same", (2, 2))]),
     ("stride different along height and width", [
         (1, 9, 9, 1, 3, 3, 1, "valid", (3, 2)),
         (2, 8, 8, 2, 2, 2, 1, "valid", (1, 2))]),
     ("'same' padding, stride > 1", [
         (1, 7, 7, 1, 3, 3, 1, "same", (2, 2)),
-        (2, 6, 6, 2, 2, 2, 2, "same", (3, 3))]),
+        (2, 6, 6, 2, 2, 2, 2, "same", (3, 3)),
+        (1, 7, 7, 1, 3, 3, 1, "same", (3, 3)),
+        (2, 8, 6, 2, 5, 3, 2, "same", (3, 3))]),
     ("non-square kernels", [
         (1, 6, 6, 1, 2, 3, 1, "valid", (1, 1)),
         (2, 7, 7, 2, 3, 1, 2, "same", (1, 1)),
@@ -135,6 +158,12 @@ CONV_GROUPS = [
         (4, 5, 5, 3, 3, 3, 5, "valid", (1, 1)),
         (3, 6, 6, 4, 2, 2, 3, "same", (2, 2))]),
 ]
+# Our extension, not the exercise's: padding as a tuple (ph, pw). Graded as a note.
+CONV_TUPLE = ("tuple padding (ph, pw), our extension", [
+    (1, 5, 5, 1, 3, 3, 1, (1, 1), (1, 1)),
+    (2, 6, 6, 2, 3, 3, 2, (2, 1), (1, 1)),
+    (1, 4, 4, 1, 2, 2, 1, (0, 2), (1, 1)),
+    (1, 7, 7, 1, 3, 3, 2, (1, 1), (2, 2))])
 CONV_ACTIVATIONS = ("bias and activation", [
     (2, 5, 5, 2, 3, 3, 3, "same", (1, 1), "relu"),
     (1, 6, 6, 1, 3, 3, 2, "valid", (1, 1), "tanh")])
@@ -221,8 +250,9 @@ def _rng(task, group_index, case_index):
     return np.random.default_rng([task, group_index, case_index])
 
 
-def conv_case(task, group, geometry, rng, check="values"):
-    """A conv case (task 0 or 2) with standard-normal arrays of the geometry's shapes."""
+def conv_case(task, group, geometry, rng, check="values", reading=None):
+    """A conv case (task 0 or 2) with standard-normal arrays of the geometry's shapes (dZ
+    shaped like the forward output under the reading of 'same')."""
     m, h, w, c, kh, kw, c_new, padding, stride = geometry[:9]
     activation = geometry[9] if len(geometry) > 9 else "identity"
     args = {"A_prev": rng.standard_normal((m, h, w, c)),
@@ -233,9 +263,21 @@ def conv_case(task, group, geometry, rng, check="values"):
     args["padding"] = padding
     args["stride"] = stride
     if task == 2:
-        geo = conv_geometry(args)
+        geo = conv_geometry(args, reading)
         args = dict(dZ=rng.standard_normal((m, geo[11], geo[12], c_new)), **args)
-    return Case(task, group, args, check, features=conv_features(args))
+    return Case(task, group, args, check, features=conv_features(args, reading),
+                reading=reading)
+
+
+def readings(geometry):
+    """(None,) for a conv geometry whose padding has one reading, ("ceil", "floor") for a
+    'same' padding whose total (h_prev - 1) * sh + kh - h_prev (or the width's) is odd."""
+    m, h, w, c, kh, kw, c_new, padding, (sh, sw) = geometry[:9]
+    if not (isinstance(padding, str) and padding == "same"):
+        return (None,)
+    ceil = course_padding(padding, h, w, kh, kw, sh, sw)
+    floor = padding_of(padding, h, w, kh, kw, sh, sw, "floor")
+    return (None,) if ceil == floor else ("ceil", "floor")
 
 
 def pool_case(task, group, geometry, mode, rng, check="values"):
@@ -254,9 +296,9 @@ def pool_case(task, group, geometry, mode, rng, check="values"):
     return Case(task, group, args, check, features=pool_features(args, check == "ties"))
 
 
-def conv_features(args):
+def conv_features(args, reading=None):
     """What is special about a conv case, for the 'fails only when ...' hints."""
-    m, h, w, c, kh, kw, c_new, ph, pw, sh, sw, _, _ = conv_geometry(args)
+    m, h, w, c, kh, kw, c_new, ph, pw, sh, sw, _, _ = conv_geometry(args, reading)
     features = {"several images": m > 1, "several channels": c > 1 or c_new > 1,
                 "kh != kw": kh != kw, "h_prev != w_prev": h != w, "sh != sw": sh != sw,
                 "stride > 1": sh > 1 or sw > 1,
@@ -286,6 +328,8 @@ def task_cases(task):
     groups = [("output shapes", CONV_SHAPES if conv else POOL_SHAPES, "shape")]
     groups += [(name, geometries, "values")
                for name, geometries in (CONV_GROUPS if conv else POOL_GROUPS)]
+    if conv:
+        groups.append(CONV_TUPLE + ("values",))
     if task == 0:
         groups.append(CONV_ACTIVATIONS + ("values",))
     if task == 2:
@@ -297,24 +341,62 @@ def task_cases(task):
     for g, (name, geometries, check) in enumerate(groups):
         group = []
         for i, geometry in enumerate(geometries):
-            rng = _rng(task, g, i)
             if conv:
-                group.append(conv_case(task, name, geometry, rng, check))
+                for reading in readings(geometry):  # twins drawn from the same seed
+                    case = conv_case(task, name, geometry, _rng(task, g, i), check, reading)
+                    case.extension = name == CONV_TUPLE[0]
+                    group.append(case)
             else:
+                rng = _rng(task, g, i)
                 modes = ("max",) if check == "ties" else ("max", "avg")
                 group += [pool_case(task, name, geometry, mode, rng, check) for mode in modes]
         cases += sorted(group, key=Case.size)
     return cases
 
 
+STRINGS = "strings built at run time"
+
+
+MEDIUM = "a medium case drawn for this run"
+
+
+def medium_cases(task, rng=None):
+    """One medium-sized geometry drawn afresh on every run (both modes for pooling, both
+    readings of an odd 'same' padding), so that an answer right only on the fixed small
+    cases, or one that looks their results up, fails."""
+    rng = np.random.default_rng() if rng is None else rng
+    seed = int(rng.integers(2 ** 32))
+    m, c = int(rng.integers(3, 5)), int(rng.integers(2, 4))  # more elements than any fixed case
+    h, w = (int(n) for n in rng.integers(12, 17, size=2))
+    kh, kw = (int(n) for n in rng.integers(2, 5, size=2))
+    stride = tuple(int(n) for n in rng.integers(1, 4, size=2))
+    if task in (0, 2):
+        geometry = (m, h, w, c, kh, kw, int(rng.integers(1, 4)),
+                    str(rng.choice(["same", "valid"])), stride)
+        return [conv_case(task, MEDIUM, geometry, np.random.default_rng(seed), "values",
+                          reading) for reading in readings(geometry)]
+    return [pool_case(task, MEDIUM, ((m, h, w, c), (kh, kw), stride), mode,
+                      np.random.default_rng(seed)) for mode in ("max", "avg")]
+
+
 def strict_cases(task):
-    """The strict extras: one float32 call, and bad calls that must raise."""
+    """The extras that give notes: one float32 call; one call whose padding or mode string
+    is built at run time, not an interned literal (an answer comparing strings with ``is``
+    fails it); and bad calls that must raise."""
     cases = []
     small = task_cases(task)[0]
     as32 = {k: v.astype(np.float32) if isinstance(v, np.ndarray) else v
             for k, v in small.args.items()}
     cases.append(Case(task, "float32 in, float32 out", as32, "float32",
                       features=small.features))
+    rng = _rng(task, 98, 0)
+    if task in (0, 2):
+        fresh = conv_case(task, STRINGS, (1, 5, 6, 1, 3, 3, 1, "same", (1, 1)), rng)
+    else:
+        fresh = pool_case(task, STRINGS, ((1, 5, 6, 1), (2, 2), (1, 1)), "avg", rng)
+    literal = Case(task, STRINGS, dict(fresh.args), "literal", features=fresh.features)
+    fresh.check = "strings"
+    cases += [literal, fresh]
     rng = _rng(task, 99, 0)
     if task in (0, 2):
         base = conv_case(task, "", (1, 5, 5, 2, 3, 3, 1, "valid", (1, 1)), rng).args
@@ -356,7 +438,7 @@ def describe(case):
             parts.append("{} {!r}".format(name, value))
     text = ", ".join(parts)
     if case.task in (0, 2) and case.check != "bad":
-        geo = conv_geometry(case.args)
+        geo = conv_geometry(case.args, case.reading)
         text += " (ph, pw = {}, {}; output {})".format(
             geo[7], geo[8], (geo[0], geo[11], geo[12], geo[6]))
     elif case.task in (1, 3) and case.check != "bad":

@@ -11,6 +11,8 @@ A hint names a known mistake when the student's output equals what that mistake 
 (a "variant": flipped kernel, bias left out, another 'same' padding, stride ignored, ...),
 or when the failures all share one feature of the cases (non-square kernels only, ties only).
 """
+import re
+
 import numpy as np
 
 from lenet import references
@@ -41,6 +43,9 @@ HINTS = {
     "same_padding_backward": "'same' padding computed differently forward and backward: the "
                              "backward pass must pad exactly as the forward pass, "
                              "ph = ceil(((h_prev - 1) * sh + kh - h_prev) / 2), likewise pw",
+    "same_plus_one": "'same' padding is floor(N / 2) + 1 with N = (h_prev - 1) * sh + kh - "
+                     "h_prev: one row (column) too many whenever N is even; pad as the "
+                     "forward pass does, ph = ceil(N / 2) (or floor(N / 2)), likewise pw",
     "tuple_padding": "fails only with padding (ph, pw): pad ph rows above and below and pw "
                      "columns left and right",
     "off_by_one": "output size off by one: h_new = (h_prev + 2 * ph - kh) // sh + 1, "
@@ -73,6 +78,9 @@ HINTS = {
                            "dA_pad[:, ph:ph + h_prev, pw:pw + w_prev]",
     "empty_slice": "an output dimension is empty where the padding is 0: dA_pad[:, ph:-ph] is "
                    "empty when ph = 0; cut with ph:ph + h_prev",
+    "empty_slice_raised": "an array with an empty dimension where the padding is 0 ('valid'): "
+                          "dA_pad[:, ph:-ph] is empty when ph = 0; cut with ph:ph + h_prev",
+    "zeros": "the result is all zeros: is this part (or this mode) still unfinished?",
     "scaled": "the result is a constant multiple of the right one",
     "batch_mean": "averaged over the batch: dW and db are sums over every image, not means",
     "memory": "the memory limit was exceeded",
@@ -89,6 +97,7 @@ FEATURE_HINTS = {
 }
 
 # TensorFlow references, float64 (lenet.references, shared with the tests)
+
 
 def _activate(Z, name):
     """The named activation in NumPy."""
@@ -140,7 +149,7 @@ def expected(case):
     """The reference outputs of a case (a list, in the task's output order), float64."""
     a = case.args
     if case.task in (0, 2):
-        geo = conv_geometry(a)
+        geo = conv_geometry(a, case.reading)
         ph, pw, sh, sw = geo[7], geo[8], geo[9], geo[10]
         if case.task == 0:
             return [_activate(conv_z(a["A_prev"], a["W"], a["b"], ph, pw, sh, sw),
@@ -154,7 +163,7 @@ def expected(case):
     k, s, mode = a["kernel_shape"], a["stride"], a["mode"]
     if case.task == 1:
         return [pool(a["A_prev"], k, s, mode)]
-    if case.check == "ties":
+    if case.check == "ties" or (case.check == "published" and mode == "max"):
         return [max_pool_grad_all_ties(a["dA"], a["A_prev"], k, s)]
     if case.check == "fd":
         dA = np.asarray(a["dA"], np.float64)
@@ -209,18 +218,23 @@ def _all_close(outputs, reference):
 
 # Hints from what a known mistake computes
 
-def _alternative_same(args):
-    """Other 'same' paddings students compute, as (description, ph, pw), without the course's."""
-    m, h, w, c, kh, kw, c_new, ph, pw, sh, sw, _, _ = conv_geometry(args)
-    rules = [("(kh - 1) // 2", (kh - 1) // 2, (kw - 1) // 2),
-             ("the course's rule with floor instead of ceil",
-              ((h - 1) * sh + kh - h) // 2, ((w - 1) * sw + kw - w) // 2),
-             ("kh // 2, the rule with the stride left out", kh // 2, kw // 2)]
+def _alternative_same(case):
+    """Other 'same' paddings students compute, as (hint, description, ph, pw), without the
+    case's own (the course's rule rounded up, or down for a floor-reading case)."""
+    geo = conv_geometry(case.args, case.reading)
+    m, h, w, c, kh, kw, c_new, ph, pw, sh, sw, h_new, w_new = geo
+    same = "same_padding" if case.task == 0 else "same_padding_backward"
+    n_h, n_w = (h - 1) * sh + kh - h, (w - 1) * sw + kw - w
+    rules = [("same_plus_one", "floor(N / 2) + 1", n_h // 2 + 1, n_w // 2 + 1),
+             (same, "(kh - 1) // 2", (kh - 1) // 2, (kw - 1) // 2),
+             (same, "(h_new * sh - h_prev + kh - 1) // 2",
+              (h_new * sh - h + kh - 1) // 2, (w_new * sw - w + kw - 1) // 2),
+             (same, "kh // 2, the rule with the stride left out", kh // 2, kw // 2)]
     seen, out = {(ph, pw)}, []
-    for name, a, b in rules:
+    for hint, name, a, b in rules:
         if (a, b) not in seen and a >= 0 and b >= 0:
             seen.add((a, b))
-            out.append((name, a, b))
+            out.append((hint, name, a, b))
     return out
 
 
@@ -248,11 +262,11 @@ def _overwrite_pattern(got, ref, count):
 
 def _ratio(got, ref):
     """c when got == c * ref (c != 1) everywhere, else None."""
-    if got.shape != ref.shape or not np.abs(ref).max() > 0:
+    if got.shape != ref.shape or ref.size == 0 or not np.abs(ref).max() > 0:
         return None
     i = np.unravel_index(np.argmax(np.abs(ref)), ref.shape)
     c = float(got[i] / ref[i])
-    if abs(c - 1) > 1e-6 and np.isfinite(c) and _close(got, c * ref):
+    if c != 0 and abs(c - 1) > 1e-6 and np.isfinite(c) and _close(got, c * ref):
         return c
     return None
 
@@ -266,7 +280,7 @@ def _shape_hint(case, outputs, reference):
         if name == "db" and got.size == ref.size:
             return "db_shape", None
         if name == "dA_prev" and case.task == 2:
-            geo = conv_geometry(case.args)
+            geo = conv_geometry(case.args, case.reading)
             ph, pw = geo[7], geo[8]
             if got.ndim == 4 and got.shape[1:3] == (geo[1] + 2 * ph, geo[2] + 2 * pw):
                 return "padding_not_removed", None
@@ -289,7 +303,7 @@ def _variants(case):
     """(hint, detail, outputs) computed the way a known mistake would, for a failing case."""
     a = dict(case.args)
     if case.task in (0, 2):
-        m, h, w, c, kh, kw, c_new, ph, pw, sh, sw, _, _ = conv_geometry(a)
+        m, h, w, c, kh, kw, c_new, ph, pw, sh, sw, h_new, w_new = conv_geometry(a, case.reading)
         same = isinstance(a["padding"], str) and a["padding"] == "same"
         if case.task == 0:
             act = a["activation"]
@@ -304,13 +318,12 @@ def _variants(case):
             if str(act) != "identity":
                 yield "activation_missing", None, fwd(act="identity")
             if same:
-                for name, aph, apw in _alternative_same(a):
-                    yield "same_padding", _matches(aph, apw, name), fwd(ph=aph, pw=apw)
+                for hint, name, aph, apw in _alternative_same(case):
+                    yield hint, _matches(aph, apw, name), fwd(ph=aph, pw=apw)
                 yield "same_padding", "TensorFlow's 'SAME'", fwd(ph=0, pw=0, tf_padding="SAME")
             if (sh, sw) != (1, 1):
                 full = fwd(sh=1, sw=1)
                 yield "stride_ignored", None, full
-                h_new, w_new = conv_geometry(a)[11:13]
                 yield "stride_ignored", None, [full[0][:, :h_new, :w_new]]
             if sh != sw:
                 yield "stride_swapped", None, fwd(sh=sw, sw=sh)
@@ -320,8 +333,8 @@ def _variants(case):
                 return conv_grads(a["dZ"], a["A_prev"], a["W"], a["b"], ph, pw, sh, sw)
 
             if same:
-                for name, aph, apw in _alternative_same(a):
-                    yield "same_padding_backward", _matches(aph, apw, name), bwd(ph=aph, pw=apw)
+                for hint, name, aph, apw in _alternative_same(case):
+                    yield hint, _matches(aph, apw, name), bwd(ph=aph, pw=apw)
             if (sh, sw) != (1, 1):
                 yield "stride_ignored_backward", None, bwd(sh=1, sw=1)
             if sh != sw:
@@ -355,7 +368,7 @@ def overwritten(case):
     kernel or channel): each window's gradient replaces what earlier windows wrote."""
     a = case.args
     if case.task == 2:
-        m, h, w, c, kh, kw, c_new, ph, pw, sh, sw, h_new, w_new = conv_geometry(a)
+        m, h, w, c, kh, kw, c_new, ph, pw, sh, sw, h_new, w_new = conv_geometry(a, case.reading)
         dA_pad = np.zeros((m, h + 2 * ph, w + 2 * pw, c))
         for n, y, x, k in np.ndindex(m, h_new, w_new, c_new):
             dA_pad[n, y * sh:y * sh + kh, x * sw:x * sw + kw] = a["W"][..., k] * a["dZ"][n, y, x, k]
@@ -380,7 +393,7 @@ def variant_hint(case, outputs, reference):
     same_shapes = all(g.shape == r.shape for g, r in zip(outputs, reference))
     if case.task in (2, 3) and same_shapes:  # = instead of += : wrong only where windows overlap
         if case.task == 2:
-            geo = conv_geometry(a)
+            geo = conv_geometry(a, case.reading)
             count = _coverage((1, geo[1] + 2 * geo[7], geo[2] + 2 * geo[8]), (geo[4], geo[5]),
                               (geo[9], geo[10]), (geo[11], geo[12]))
             count = count[:, geo[7]:geo[7] + geo[1], geo[8]:geo[8] + geo[2]] * geo[6]
@@ -397,6 +410,8 @@ def variant_hint(case, outputs, reference):
             return hint, detail
     if not same_shapes:
         return _shape_hint(case, outputs, reference)
+    if any(got.size and not np.any(got) and np.any(ref) for got, ref in zip(outputs, reference)):
+        return "zeros", None
     for k, (got, ref) in enumerate(zip(outputs, reference)):
         c = _ratio(got, ref)
         if c is None:
@@ -413,9 +428,27 @@ def variant_hint(case, outputs, reference):
     return None
 
 
+_EMPTY_SHAPE = re.compile(r"\((?:\d+, ?)*0(?:, ?\d+)*,?\)")
+
+
+def error_hint(case, record):
+    """(hint, None) for an error a known mistake raises, or None: in the backward pass, the
+    cut dA_pad[:, ph:-ph] is empty when ph = 0, and adding it to an array raises a
+    broadcasting error naming a shape with a 0 in it."""
+    if case.task != 2 or record.get("status") != "error":
+        return None
+    geo = conv_geometry(case.args, case.reading)
+    text = str(record.get("error", ""))
+    if (geo[7] == 0 or geo[8] == 0) and "broadcast" in text and _EMPTY_SHAPE.search(text):
+        return "empty_slice_raised", None
+    return None
+
+
 def feature_hint(failing, passing, task_number=None):
     """The hint for a feature every failing case has and every case without it passes,
     choosing the feature that fits the failures most tightly; or None."""
+    if not failing:
+        return None  # only the exercise's own example failed: no feature to name
     best = None
     for feature, hint in FEATURE_HINTS.items():
         if task_number == 2 and hint == "same_padding":

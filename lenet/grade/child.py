@@ -1,15 +1,19 @@
 """The child process of ``python -m lenet.grade``: import one task file and run its calls.
 
-Run as ``python -I child.py WORKDIR`` with the student's folder as the current directory.
-WORKDIR holds ``calls.json`` (task file, function name, limits, the calls) and ``arrays.npz``
-(every array argument). The child sets its memory limit before importing NumPy, imports the
-task file the way a grader does (``__import__('0-conv_forward').conv_forward`` from its
-folder), runs the calls in order and writes, as it goes, one JSON line per event to
-``results.jsonl`` and each returned array to ``out_<call>_<k>.npy``. Nothing the student's
-code returns is pickled: the grading process reads plain JSON and ``.npy`` files only.
+Run as ``python -I -B child.py IO_DIR FD`` in a fresh folder holding a copy of the task file
+alone (see ``runner``; the grader has already set the resource limits). IO_DIR holds
+``calls.json`` (task file, function name, the calls) and ``arrays.npz`` (every array
+argument). The child imports the task file the way a grader does
+(``__import__('0-conv_forward').conv_forward`` from its folder), runs the calls in order and
+writes, as it goes, one JSON line per event to the pipe FD, each returned array as base64
+``.npy`` bytes inside its record. Its own stdout goes to stderr, so a print is never a
+record. Nothing here is trusted by the grader: it checks every line it reads.
 
-This module imports only the standard library at the top (NumPy after the memory limit), so
-the grading process can also import it to run the same calls in-process (``run_call``).
+String arguments are interned, as the literals of the exercise's mains are; a "fresh" string
+is built at run time instead (to find answers that compare strings with ``is``).
+
+This module imports only the standard library at the top (NumPy when it runs), so the
+grading process can also import it to run the same calls in-process (``run_call``).
 """
 import json
 import os
@@ -28,7 +32,8 @@ def activation_named(name):
 
 def decode_args(encoded, arrays):
     """Positional arguments from their JSON form: {"array": key}, {"activation": name},
-    {"tuple": [...]} or {"value": v}. Arrays are fresh copies, so a call may modify them."""
+    {"tuple": [...]}, {"list": [...]}, {"fresh": s} or {"value": v}. Arrays are fresh copies,
+    so a call may modify them; strings are interned, except a fresh one."""
     import numpy as np
     args = []
     for item in encoded:
@@ -40,8 +45,11 @@ def decode_args(encoded, arrays):
             args.append(tuple(item["tuple"]))
         elif "list" in item:
             args.append(list(item["list"]))
+        elif "fresh" in item:
+            args.append("".join(list(item["fresh"])))  # equal, but not the interned object
         else:
-            args.append(item["value"])
+            value = item["value"]
+            args.append(sys.intern(value) if isinstance(value, str) else value)
     return args
 
 
@@ -125,21 +133,21 @@ def _kind(value):
     return "a {}".format(type(value).__name__)
 
 
-def main(workdir):
-    """Import the task file from the current folder and run every call of WORKDIR/calls.json."""
-    with open(os.path.join(workdir, "calls.json")) as f:
+def main(io_dir, fd):
+    """Import the task file from the current folder and run every call of IO_DIR/calls.json,
+    reporting to the pipe `fd`."""
+    with open(os.path.join(io_dir, "calls.json")) as f:
         job = json.load(f)
-    log = open(os.path.join(workdir, "results.jsonl"), "a", buffering=1)
+    channel = os.fdopen(int(fd), "w", buffering=1)
+    os.dup2(2, 1)  # the student's prints go to stderr, never into the report
 
     def emit(**event):
-        """Append one event to results.jsonl at once (a killed child leaves what it wrote)."""
-        log.write(json.dumps(event) + "\n")
-        log.flush()
+        """Send one event at once (a killed child leaves what it sent)."""
+        channel.write(json.dumps(event) + "\n")
+        channel.flush()
 
-    if job.get("memory_mb"):
-        import resource
-        limit = int(job["memory_mb"]) << 20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    import base64
+    import io
     import numpy as np
     folder = os.path.abspath(os.getcwd())
     sys.path.insert(0, folder)  # what `python3 main.py` in the student's folder would do
@@ -154,18 +162,23 @@ def main(workdir):
         emit(event="import_error", error=text, where=where)
         return 0
     emit(event="imported")
-    arrays = np.load(os.path.join(workdir, "arrays.npz"), allow_pickle=False)
+    arrays = np.load(os.path.join(io_dir, "arrays.npz"), allow_pickle=False)
     for i, call in enumerate(job["calls"]):
         emit(event="start", call=i)
         args = decode_args(call["args"], arrays)
         record, outputs = run_call(function, args, job["n_outputs"], folder)
-        for k, output in enumerate(outputs):
-            np.save(os.path.join(workdir, "out_{}_{}.npy".format(i, k)), output,
-                    allow_pickle=False)
+        encoded = []
+        for output in outputs:
+            buffer = io.BytesIO()
+            np.save(buffer, output, allow_pickle=False)
+            encoded.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+        if record["status"] == "ok":
+            record["arrays"] = encoded
+            del record["dtypes"], record["shapes"]  # the grader reads them off the arrays
         emit(event="done", call=i, **record)
     emit(event="finished")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -11,11 +11,11 @@ import os
 import numpy as np
 
 from lenet.grade import checks
-from lenet.grade.cases import (PUBLISHED, TASK_BY_FILE, TASKS, describe, published_cases,
-                               strict_cases, task_cases)
-from lenet.grade.runner import run_file, run_in_process
+from lenet.grade.cases import (PUBLISHED, TASK_BY_FILE, TASKS, describe, medium_cases,
+                               published_cases, strict_cases, task_cases)
+from lenet.grade.runner import clean, resolve_sandbox, run_file, run_in_process
 
-_CASES, _REFERENCES = {}, {}
+_CASES = {}
 _CLASSIC = {}  # source -> the full classic X_train, or None when the source is not the full set
 
 
@@ -30,22 +30,15 @@ def classic_train(source=None):
 
 
 def cases_of(task_number, source=None):
-    """(numerical cases, strict cases) of a task, built once per process and data source: the
-    numerical ones end with the exercise's own example when the full classic set is found."""
+    """(numerical cases, extras) of a task, built once per process and data source: the
+    numerical ones end with the exercise's own example when the full classic set is found.
+    The references are not kept: they are computed for each file after its child is gone."""
     key = (task_number, source)
     if key not in _CASES:
         X_train = classic_train(source)
         published = [] if X_train is None else published_cases(task_number, X_train)
         _CASES[key] = (task_cases(task_number) + published, strict_cases(task_number))
     return _CASES[key]
-
-
-def reference(task_number, index, case):
-    """The float64 reference of a case, computed once per process."""
-    key = (task_number, index)
-    if key not in _REFERENCES:
-        _REFERENCES[key] = checks.expected(case)
-    return _REFERENCES[key]
 
 
 def _problem(case, record, problems):
@@ -61,6 +54,27 @@ def _problem(case, record, problems):
     names = TASKS[case.task].outputs
     return "; ".join("{}: {}".format(names[k], text) if len(names) > 1 else text
                      for k, text in problems)
+
+
+def _hint(failing, run, all_failing, all_passing, status):
+    """(hint key, detail) for a failing group, or None: a known mistake's error or result in
+    one of its cases, else a feature all its failures share."""
+    hint = None
+    for i, case, ref, problems in failing:
+        record = run.records[i]
+        if record and record["status"] == "error":
+            if "MemoryError" in record.get("exception_types", []):
+                hint = ("memory", None)
+            else:
+                hint = checks.error_hint(case, record)
+        elif run.outputs[i] and ref is not None:
+            hint = checks.variant_hint(case, run.outputs[i], ref)
+        if hint:
+            return hint
+    if status == "fail":
+        key = checks.feature_hint(all_failing, all_passing, failing[0][1].task)
+        return (key, None) if key else None
+    return None
 
 
 def _grade_group(name, members, run, all_failing, all_passing):
@@ -85,27 +99,24 @@ def _grade_group(name, members, run, all_failing, all_passing):
                     worst = {"output": TASKS[case.task].outputs[k], "absolute": absolute,
                              "relative": relative}
     group["largest_error"] = worst
-    hint = None
-    for i, case, ref, problems in failing:
-        record = run.records[i]
-        if record and record["status"] == "error" and "MemoryError" in record.get(
-                "exception_types", []):
-            hint = ("memory", None)
-        elif run.outputs[i] and ref is not None:
-            hint = checks.variant_hint(case, run.outputs[i], ref)
-        if hint:
-            break
-    if hint is None and group["status"] == "fail":
-        key = checks.feature_hint(all_failing, all_passing, case.task)
-        hint = (key, None) if key else None
+    hint = _hint(failing, run, all_failing, all_passing, group["status"])
     if hint:
         group["hint"] = hint[0]
         group["hint_text"] = checks.HINTS[hint[0]] + (" ({})".format(hint[1]) if hint[1] else "")
     return group
 
 
+def _right(run, i, case):
+    """Whether call i of the run returned the reference of its case."""
+    record = run.records[i]
+    if record is None or record["status"] != "ok":
+        return False
+    return not checks.compare(run.outputs[i], checks.expected(case), "values")[0]
+
+
 def _notes(task, run, cases, extras):
-    """The strict extras' notes: dtype, bad input, modified inputs, non-ndarray returns."""
+    """The extras' notes: dtype, strings compared with ``is``, bad input, modified inputs,
+    non-ndarray returns."""
     notes = []
     n = len(cases)
     modified, returned = {}, set()
@@ -113,15 +124,16 @@ def _notes(task, run, cases, extras):
         record = run.records[i]
         if record is None:
             continue
+        names = [p for p in task.params if p in case.args]
         for j in record.get("modified", []):
-            name = [p for p in task.params if p in case.args][j]
-            modified.setdefault(name, describe(case) if case.check != "bad" else case.label)
+            modified.setdefault(names[j], describe(case) if case.check != "bad"
+                                else case.label)
         returned.update(t for t in record.get("types", []) if t != "ndarray")
     for i, case in enumerate(extras, start=n):
         record = run.records[i]
         if record is None:
             if i != run.stopped_at:  # the call that hung has a note of its own
-                notes.append("the remaining strict extras were not run")
+                notes.append("the remaining extras were not run")
                 break
             continue
         elif case.check == "float32":
@@ -131,10 +143,19 @@ def _notes(task, run, cases, extras):
             if any(d != "float32" for d in record["dtypes"]):
                 notes.append("float32 input gave {} output (float32 expected)".format(
                     ", ".join(record["dtypes"])))
-            ref = checks.expected(case)
-            if checks.compare(run.outputs[i], ref, "float32")[0]:
+            if checks.compare(run.outputs[i], checks.expected(case), "float32")[0]:
                 notes.append("float32 input: values differ from the float64 reference by "
                              "more than 1e-4 relative")
+        elif case.check == "literal":
+            continue
+        elif case.check == "strings":
+            literal = extras[i - n - 1]
+            if _right(run, i - 1, literal) and not _right(run, i, case):
+                what = "padding" if task.number in (0, 2) else "mode"
+                notes.append("compares strings with `is`: right when {} is the literal {!r} "
+                             "(as the exercise's mains pass it), wrong when the same string "
+                             "is built at run time; compare with ==".format(
+                                 what, case.args[what]))
         else:
             if record["status"] == "ok":
                 notes.append("bad input ({}) returned normally; {} expected".format(
@@ -149,22 +170,58 @@ def _notes(task, run, cases, extras):
     return notes
 
 
-def grade_run(task, path, run, strict=False, timeout=None, source=None):
-    """The report of one task file from the Run of its calls."""
-    cases, extras = cases_of(task.number, source)
+def _reading(members):
+    """The reading of 'same' the file follows ("ceil" or "floor"): the one whose twins fail
+    less (the course's, ceil, on a tie)."""
+    fails = {"ceil": 0, "floor": 0}
+    for i, case, ref, problems in members:
+        if case.reading and problems:
+            fails[case.reading] += 1
+    return "floor" if fails["floor"] < fails["ceil"] else "ceil"
+
+
+FLOOR_NOTE = ("'same' padding: where the total padding N = (h_prev - 1) * sh + kh - h_prev is "
+              "odd (even kernels, stride > 1), yours is floor(N / 2) on each side, the course's "
+              "ceil(N / 2); the exercise does not say which, so both are accepted when used "
+              "throughout")
+
+
+def _published_float32(task, case, outputs):
+    """A note when the exercise's own example differs only in printing: float32 results (the
+    classic images are float32) that agree with the float64 reference to float32 precision;
+    else None."""
+    dtypes = [str(o.dtype) for o in outputs]
+    if "float32" not in dtypes or checks.compare(outputs, checks.expected(case), "float32")[0]:
+        return None
+    names = [name for name, d in zip(TASKS[task.number].outputs, dtypes) if d == "float32"]
+    return ("{}: your {} {} float32 because the example's A_prev (the classic MNIST images) "
+            "is float32 and your code keeps its dtype (np.zeros_like(A_prev), for one); the "
+            "published output is float64, so the printed digits differ, but the numbers agree "
+            "to float32 precision".format(PUBLISHED, " and ".join(names),
+                                          "is" if len(names) == 1 else "are"))
+
+
+def grade_run(task, path, run, cases, extras, strict=False, timeout=None):
+    """The report of one task file from the Run of its calls (cases, then extras). The
+    references are computed here, after the file's child process is gone."""
     report = {"task": task.number, "file": task.file, "path": path, "function": task.function,
               "status": "PASS", "error": None, "seconds": round(run.seconds, 2), "groups": [],
               "notes": []}
+    notes = list(run.notes)
     if run.import_error:
         where = " ({})".format(run.import_where) if run.import_where else ""
-        report.update(status="FAIL", error="does not import: " + run.import_error + where)
+        report.update(status="FAIL", error="does not import: " + run.import_error + where,
+                      notes=notes)
         return report
     if not run.imported:  # stopped, or died, while importing
         how = ("stopped at the time limit ({:g} s)".format(timeout) if run.timed_out
                else "the process " + (run.died or "ended"))
-        report.update(status="FAIL", error=how + " while importing the file")
+        how += " while importing the file"
+        if run.died and run.stderr.strip():
+            how += "; stderr: " + clean(run.stderr.strip().splitlines()[-1])
+        report.update(status="FAIL", error=how, notes=notes)
         return report
-    members, failing, passing = [], [], []
+    members = []
     for i, case in enumerate(cases):
         record, ref, problems = run.records[i], None, []
         if record is None:
@@ -173,21 +230,37 @@ def grade_run(task, path, run, strict=False, timeout=None, source=None):
             problems = [(0, record["error"])]
         elif case.check == "published":
             problems = checks.published_problems(task.number, run.outputs[i])
+            note = problems and _published_float32(task, case, run.outputs[i])
+            if note:
+                problems = []
+                notes.append(note)
         else:
-            ref = reference(task.number, i, case)
+            ref = checks.expected(case)
             problems = checks.compare(run.outputs[i], ref, case.check)[0]
         members.append((i, case, ref, problems))
-        if record is not None and case.check != "published":
-            (failing if problems else passing).append(case)
-    names = list(dict.fromkeys(case.group for case in cases))
-    for name in names:
+    reading = _reading(members)
+    members = [m for m in members if m[1].reading in (None, reading)]
+    if reading == "floor":
+        notes.append(FLOOR_NOTE)
+    extension = [m for m in members if m[1].extension]
+    members = [m for m in members if not m[1].extension]
+    failing = [m[1] for m in members if m[3] and run.records[m[0]] is not None
+               and m[1].check != "published"]
+    passing = [m[1] for m in members if not m[3] and m[1].check != "published"]
+    for name in dict.fromkeys(m[1].group for m in members):
         group = _grade_group(name, [m for m in members if m[1].group == name], run,
                              failing, passing)
         report["groups"].append(group)
     if task.number in (2, 3) and not any(case.check == "published" for case in cases):
         report["groups"].append({"name": PUBLISHED, "status": "skipped", "cases": 0,
                                  "failed": 0, "note": "the full classic MNIST was not found"})
-    notes = []
+    wrong = [m for m in extension if m[3]]
+    if wrong:
+        i, case, ref, problems = wrong[0]
+        notes.append("{} (not the exercise's, which allows 'same' and 'valid' only): {} of {} "
+                     "cases failed, e.g. {}: {}".format(
+                         extension[0][1].group, len(wrong), len(extension), describe(case),
+                         _problem(case, run.records[i], problems)))
     if run.timed_out or run.died:
         how = ("stopped at the time limit ({:g} s)".format(timeout) if run.timed_out
                else "the process " + run.died)
@@ -196,12 +269,13 @@ def grade_run(task, path, run, strict=False, timeout=None, source=None):
             how += " while running {}: {}".format(
                 case.group if case.check != "bad" else "bad input " + case.label, describe(case))
         if run.died and run.stderr.strip():
-            how += "; stderr: " + run.stderr.strip().splitlines()[-1]
-        if run.stopped_at is not None and run.stopped_at >= len(cases):
-            notes.append(how)  # every numerical case ran: a strict extra hung
+            how += "; stderr: " + clean(run.stderr.strip().splitlines()[-1])
+        if run.stopped_at is not None and (run.stopped_at >= len(cases)
+                                           or cases[run.stopped_at].extension):
+            notes.append(how)  # every case of the exercise ran: an extra hung
         else:
             report["error"] = how
-    if any(g["status"] in ("fail", "not run") for g in report["groups"]):
+    if any(g["status"] in ("fail", "not run") for g in report["groups"]) or report["error"]:
         report["status"] = "FAIL"
     report["notes"] = notes + _notes(task, run, cases, extras)
     if strict and report["notes"]:
@@ -209,23 +283,69 @@ def grade_run(task, path, run, strict=False, timeout=None, source=None):
     return report
 
 
-def grade_file(path, strict=False, timeout=60.0, memory_mb=1024, source=None):
-    """Grade one task file in a child process (``source``: where the full classic MNIST for
-    the exercise's own examples is, None for lenet.data's default order)."""
+def import_notes(task, source):
+    """A note naming the modules other than numpy the file imports (the exercise allows numpy
+    only in tasks 0-3); imports hidden from a plain reading count as unknown."""
+    import ast
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add("." * node.level + (node.module or "").split(".")[0])
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(
+                node.func, "attr", None)) in ("__import__", "import_module"):
+            names.add("(a module named at run time)")
+    names.discard("numpy")
+    if not names:
+        return []
+    return ["imports {}: tasks 0-3 allow numpy only".format(
+        ", ".join(clean(n, 40) for n in sorted(names)))]
+
+
+def failed_report(path, error):
+    """The report of a file the grader could not grade: FAIL with a one-line reason."""
+    task = TASK_BY_FILE.get(os.path.basename(path))
+    text = "{}: {}".format(type(error).__name__, str(error).strip().splitlines()[0]
+                           if str(error).strip() else "")
+    return {"task": task.number if task else None, "file": os.path.basename(path),
+            "path": path, "function": task.function if task else None, "status": "FAIL",
+            "error": "the grader could not grade this file: " + clean(text), "seconds": 0.0,
+            "groups": [], "notes": []}
+
+
+def grade_file(path, strict=False, timeout=60.0, memory_mb=1024, source=None, sandbox="none",
+               graded=()):
+    """Grade one task file in a contained child process (``sandbox``: "bwrap" or "none";
+    ``source``: where the full classic MNIST for the exercise's own examples is, None for
+    lenet.data's default order; ``graded``: every file of the run, hidden in bwrap)."""
     task = TASK_BY_FILE[os.path.basename(path)]
-    cases, extras = cases_of(task.number, source)
-    run = run_file(path, task, cases + extras, timeout=timeout, memory_mb=memory_mb)
-    return grade_run(task, os.path.abspath(path), run, strict, timeout, source)
+    fixed, extras = cases_of(task.number, source)
+    cases = fixed + medium_cases(task.number)
+    try:
+        run = run_file(path, task, cases + extras, timeout=timeout, memory_mb=memory_mb,
+                       sandbox=sandbox, graded=graded)
+    except ValueError as error:  # the file itself cannot be read: FAIL, said why
+        report = failed_report(path, error)
+        report["error"] = "cannot be graded: " + clean(error)
+        return report
+    run.notes += import_notes(task, run.source)
+    return grade_run(task, os.path.abspath(path), run, cases, extras, strict, timeout)
 
 
-def grade_function(task_number, function, strict=False, source="embedded"):
+def grade_function(task_number, function, strict=False, source="embedded", medium=True):
     """Grade a function object in this process (for the tests; a student's code runs in a
     child process). The default source, the embedded images, skips the exercise's own
     examples; pass a full source to run them."""
     task = TASKS[task_number]
-    cases, extras = cases_of(task_number, source)
+    fixed, extras = cases_of(task_number, source)
+    cases = fixed + (medium_cases(task_number) if medium else [])
     run = run_in_process(function, task, cases + extras)
-    return grade_run(task, None, run, strict, source=source)
+    return grade_run(task, None, run, cases, extras, strict)
 
 
 def find_task_files(paths):
@@ -254,16 +374,22 @@ def find_task_files(paths):
 
 
 def grade_paths(paths, strict=False, timeout=60.0, memory_mb=1024, progress=None,
-                source=None):
-    """Grade every task file found in `paths`; a JSON-ready report with the exit status."""
+                source=None, sandbox="auto"):
+    """Grade every task file found in `paths`; a JSON-ready report with the exit status. Each
+    file is graded alone: whatever goes wrong with one is a FAIL of that file only."""
     files, missing = find_task_files(paths)
+    sandbox = resolve_sandbox(sandbox)
     reports = []
     for path in files:
         if progress:
             progress(path)
-        reports.append(grade_file(path, strict, timeout, memory_mb, source))
+        try:
+            reports.append(grade_file(path, strict, timeout, memory_mb, source, sandbox,
+                                      graded=files))
+        except Exception as error:  # noqa: BLE001 - one file's failure is that file's FAIL
+            reports.append(failed_report(path, error))
     passed = bool(reports) and all(r["status"] == "PASS" for r in reports)
-    return {"strict": strict, "timeout": timeout, "memory_mb": memory_mb,
+    return {"sandbox": sandbox, "strict": strict, "timeout": timeout, "memory_mb": memory_mb,
             "tasks": reports,
             "not_graded": [{"folder": os.path.abspath(folder), "missing": names}
                            for folder, names in missing],
