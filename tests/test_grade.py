@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lenet.grade import checks
+from lenet.grade import cases, checks, grading
 from lenet.grade.cases import TASKS, Case, course_padding, task_cases
 from lenet.grade.grading import find_task_files, grade_function
 from lenet.tasks import ROOT
@@ -36,6 +36,10 @@ MISTAKES = {
     "overwrite": {2: "overwrite", 3: "overwrite"},
     "stride_ignored_backward": {3: "stride_ignored_backward"},
     "first_max": {3: "first_max"},
+    "same_plus_one": {2: "same_plus_one"},
+    "empty_slice": {2: "empty_slice_raised"},
+    "avg_zeros": {1: "zeros"},
+    "small_only": {1: "medium"},
 }
 IN_PROCESS = [(mistake, task, hint) for mistake, tasks in MISTAKES.items()
               for task, hint in tasks.items()]
@@ -92,6 +96,125 @@ def test_wrong_answer_fails_with_hint(mistake, task_number, hint):
     assert report["status"] == "FAIL"
     assert hint in hints(report)
     assert hints(report) <= {hint, None}, hints(report)
+
+
+@pytest.mark.parametrize("task_number", [0, 2])
+def test_floor_same_and_strings_only_pass_with_notes(task_number):
+    """An answer reading 'same' as floor of the total padding over 2 throughout, and refusing
+    tuple padding (the exercise allows strings only), passes; both are notes (FAIL only with
+    strict). The course's ceil answer on the same cases gets neither note."""
+    function = load_function(LOOP_ANSWERS / "floor_same" / TASKS[task_number].file,
+                             task_number)
+    report = grade_function(task_number, function)
+    assert report["status"] == "PASS", failing_groups(report)
+    assert grading.FLOOR_NOTE in report["notes"]
+    assert any(note.startswith("tuple padding (ph, pw), our extension") for note in
+               report["notes"])
+    assert grade_function(task_number, function, strict=True)["status"] == "FAIL"
+    ceil = grade_function(task_number, load_function(LOOP_ANSWERS / TASKS[task_number].file,
+                                                     task_number))
+    assert grading.FLOOR_NOTE not in ceil["notes"]
+    assert not any("tuple" in note for note in ceil["notes"])
+
+
+def test_mixed_readings_fail():
+    """Floor forward where the total padding is odd along the height, ceil along the width,
+    is no consistent reading: it fails."""
+    floor = load_function(LOOP_ANSWERS / "floor_same" / TASKS[0].file, 0)
+    ceil = load_function(LOOP_ANSWERS / TASKS[0].file, 0)
+
+    def mixed(A_prev, W, b, activation, padding="same", stride=(1, 1)):
+        """Floor when the image is taller than wide, ceil otherwise."""
+        use = floor if A_prev.shape[1] > A_prev.shape[2] else ceil
+        return use(A_prev, W, b, activation, padding, stride)
+
+    assert grade_function(0, mixed)["status"] == "FAIL"
+
+
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")
+def test_strings_compared_with_is_pass_with_a_note():
+    """The mains pass interned literals, so `mode is 'avg'` works there: it passes, with a
+    note that names `is`; our loop answer (==) gets no such note."""
+    report = grade_function(1, load_function(LOOP_ANSWERS / "is_strings" / TASKS[1].file, 1))
+    assert report["status"] == "PASS", failing_groups(report)
+    assert any(note.startswith("compares strings with `is`") for note in report["notes"])
+    loop = grade_function(1, load_function(LOOP_ANSWERS / TASKS[1].file, 1))
+    assert not any("`is`" in note for note in loop["notes"])
+
+
+def test_medium_case_is_drawn_per_run():
+    """Two draws of the medium case differ, and it is larger than every fixed case."""
+    first, second = (cases.medium_cases(1)[0] for _ in range(2))
+    assert any(not np.array_equal(first.args[k], second.args[k]) for k in ("A_prev",)
+               if first.args[k].shape == second.args[k].shape) or \
+        first.args["A_prev"].shape != second.args["A_prev"].shape
+    for task_number in TASKS:
+        largest = max(c.args["A_prev"].size for c in task_cases(task_number))
+        assert cases.medium_cases(task_number)[0].args["A_prev"].size > largest
+
+
+def test_stride_three_same_catches_h_new_formula():
+    """A backward 'same' padding of floor((h_new * sh - h_prev + kh - 1) / 2) agrees with the
+    course's rule at stride 1 and 2 and differs at stride 3 with odd kernels: it fails."""
+    loop = load_function(LOOP_ANSWERS / TASKS[2].file, 2)
+
+    def h_new_rule(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
+        """The loop answer with 'same' padding from the output size."""
+        if padding != "same":
+            return loop(dZ, A_prev, W, b, padding, stride)
+        (_, h, w, _), (kh, kw), (sh, sw) = A_prev.shape, W.shape[:2], stride
+        ph = (dZ.shape[1] * sh - h + kh - 1) // 2
+        pw = (dZ.shape[2] * sw - w + kw - 1) // 2
+        return loop(dZ, A_prev, W, b, (ph, pw), stride)
+
+    report = grade_function(2, h_new_rule, medium=False)
+    assert failing_groups(report) == ["'same' padding, stride > 1"]
+
+
+def test_hints_are_total():
+    """Only the exercise's own example failing (no case to find a feature in), and a result
+    of zeros (a ratio of 0): no exception, no hint from nothing."""
+    assert checks.feature_hint([], [Case(0, "g", {}, features=frozenset({"kh != kw"}))]) is None
+    case = task_cases(1)[-1]
+    ref = checks.expected(case)
+    assert checks.variant_hint(case, [np.zeros_like(ref[0])], ref) == ("zeros", None)
+    assert checks._ratio(np.zeros((1, 2)), np.ones((1, 2))) is None
+
+
+def test_published_float32_is_a_note(mnist_test_dir):
+    """The exercise's own example of task 3 on the float32 classic images: an answer that
+    keeps A_prev's dtype prints other digits; that is a note with the reason, not a FAIL."""
+    loop = load_function(LOOP_ANSWERS / TASKS[3].file, 3)
+
+    def keeps_dtype(dA, A_prev, kernel_shape, stride=(1, 1), mode="max"):
+        """The loop answer, its result in A_prev's dtype (as np.zeros_like(A_prev) gives)."""
+        return loop(dA, A_prev, kernel_shape, stride, mode).astype(A_prev.dtype)
+
+    report = grade_function(3, keeps_dtype, source=str(mnist_test_dir), medium=False)
+    assert report["status"] == "PASS", failing_groups(report)
+    assert any("is float32 because the example's A_prev" in n for n in report["notes"])
+
+
+def test_a_grader_error_is_that_files_fail(tmp_path, monkeypatch):
+    """An error while grading one file is a FAIL of that file with a one-line reason; the
+    next file is still graded."""
+    for task_number in (1, 3):
+        shutil.copy(LOOP_ANSWERS / TASKS[task_number].file, tmp_path)
+    real = grading.grade_file
+
+    def flaky(path, *args, **kwargs):
+        """grade_file, broken for task 1."""
+        if path.endswith("1-pool_forward.py"):
+            raise ZeroDivisionError("division by zero\nsecond line")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(grading, "grade_file", flaky)
+    report = grading.grade_paths([str(tmp_path)], sandbox="none")
+    first, second = report["tasks"]
+    assert first["status"] == "FAIL"
+    assert first["error"] == "the grader could not grade this file: ZeroDivisionError: " \
+        "division by zero"
+    assert second["status"] == "PASS"
 
 
 def test_modified_input_and_list_return_are_notes():
@@ -280,8 +403,8 @@ def test_cli_json_structure():
     result = grade(WRONG / "missing_bias", LOOP_ANSWERS / "1-pool_forward.py", "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert set(report) == {"strict", "timeout", "memory_mb", "tasks", "not_graded", "passed",
-                           "exit_status"}
+    assert set(report) == {"sandbox", "strict", "timeout", "memory_mb", "tasks", "not_graded",
+                           "passed", "exit_status"}
     assert [(t["file"], t["status"]) for t in report["tasks"]] == [
         ("0-conv_forward.py", "FAIL"), ("1-pool_forward.py", "PASS")]
     assert report["not_graded"][0]["missing"] == ["1-pool_forward.py", "2-conv_backward.py",
@@ -348,26 +471,26 @@ def test_cli_import_error():
 
 @pytest.mark.slow
 def test_cli_runs_student_code_in_a_limited_child(tmp_path):
-    """The task file is imported from its own folder in a child of the grading process (not
-    in it), and a call that allocates more than --memory gets a MemoryError with a hint."""
+    """Without a sandbox the task file still runs in a child of the grading process (not in
+    it), as a copy alone in a fresh folder, and a call that allocates more than --memory gets
+    a MemoryError with a hint; the first line names the containment."""
     marker = tmp_path / "pids.txt"
     (tmp_path / "0-conv_forward.py").write_text(
         "import os\nimport numpy as np\n"
         "with open({!r}, 'w') as f:\n"
-        "    f.write('%d %d %s' % (os.getpid(), os.getppid(), os.getcwd()))\n\n\n"
+        "    f.write('%d %s %s' % (os.getpid(), os.getcwd(), sorted(os.listdir())))\n\n\n"
         "def conv_forward(A_prev, W, b, activation, padding='same', stride=(1, 1)):\n"
         "    return np.zeros((A_prev.shape[0], 10 ** 5, 10 ** 4, 1))\n".format(str(marker)))
-    process = subprocess.Popen([sys.executable, "-m", "lenet.grade", str(tmp_path), "--json",
-                                "--memory", "512"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    (tmp_path / "helper.py").write_text("")
+    process = subprocess.Popen([sys.executable, "-m", "lenet.grade", str(tmp_path),
+                                "--memory", "512", "--sandbox", "none"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, _ = process.communicate(timeout=300)
-    child_pid, parent_pid, cwd = marker.read_text().split(" ", 2)
-    assert int(child_pid) != process.pid and int(parent_pid) == process.pid
-    assert Path(cwd) == tmp_path
-    task = json.loads(stdout)["tasks"][0]
-    group = task["groups"][0]
-    assert group["status"] == "fail" and "MemoryError" in group["problem"]
-    assert group["hint"] == "memory"
+    child_pid, cwd, listing = marker.read_text().split(" ", 2)
+    assert int(child_pid) != process.pid
+    assert Path(cwd) != tmp_path and listing == "['0-conv_forward.py']"
+    assert stdout.startswith("Containment: no sandbox")
+    assert "MemoryError" in stdout and "the memory limit was exceeded" in stdout
 
 
 @pytest.mark.slow
@@ -396,5 +519,5 @@ def test_cli_help():
     """--help names the options and the exit statuses."""
     result = grade("--help")
     assert result.returncode == 0
-    for word in ("--json", "--strict", "--timeout", "--memory", "Exit status"):
+    for word in ("--json", "--strict", "--timeout", "--memory", "--sandbox", "Exit status"):
         assert word in result.stdout

@@ -80,6 +80,8 @@ HINTS = {
                    "empty when ph = 0; cut with ph:ph + h_prev",
     "empty_slice_raised": "an array with an empty dimension where the padding is 0 ('valid'): "
                           "dA_pad[:, ph:-ph] is empty when ph = 0; cut with ph:ph + h_prev",
+    "medium": "right on every small case, wrong on the medium one drawn for this run: is a "
+              "size fixed somewhere (a buffer, a range), or a result looked up?",
     "zeros": "the result is all zeros: is this part (or this mode) still unfinished?",
     "scaled": "the result is a constant multiple of the right one",
     "batch_mean": "averaged over the batch: dW and db are sums over every image, not means",

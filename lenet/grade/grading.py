@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from lenet.grade import checks
-from lenet.grade.cases import (PUBLISHED, TASK_BY_FILE, TASKS, describe, medium_cases,
+from lenet.grade.cases import (MEDIUM, PUBLISHED, TASK_BY_FILE, TASKS, describe, medium_cases,
                                published_cases, strict_cases, task_cases)
 from lenet.grade.runner import clean, resolve_sandbox, run_file, run_in_process
 
@@ -71,6 +71,8 @@ def _hint(failing, run, all_failing, all_passing, status):
             hint = checks.variant_hint(case, run.outputs[i], ref)
         if hint:
             return hint
+    if status == "fail" and all_failing and all(c.group == MEDIUM for c in all_failing):
+        return ("medium", None)
     if status == "fail":
         key = checks.feature_hint(all_failing, all_passing, failing[0][1].task)
         return (key, None) if key else None
