@@ -7,15 +7,21 @@ functions; the command line runs as a subprocess in the tests marked slow.
 """
 import importlib.util
 import json
+import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lenet.grade import cases, checks, grading
+from conftest import missing
+from lenet.grade import cases, checks, grading, runner
 from lenet.grade.cases import TASKS, Case, course_padding, task_cases
 from lenet.grade.grading import find_task_files, grade_function
 from lenet.tasks import ROOT
@@ -303,6 +309,342 @@ def test_find_task_files(tmp_path):
         find_task_files([str(tmp_path / "notes.py")])
     with pytest.raises(ValueError, match="no such file"):
         find_task_files([str(tmp_path / "absent")])
+
+
+# Hostile files: each fails its own file or is contained, leaving nothing behind. Each runs
+# with and without bubblewrap; some attacks only bubblewrap can stop (said where skipped).
+
+SANDBOXES = ["none", "bwrap"]
+
+
+@pytest.fixture(params=SANDBOXES)
+def sandbox(request):
+    """Each containment: "none" always, "bwrap" where it runs (skip, or fail in CI)."""
+    if request.param == "bwrap":
+        from lenet.grade.runner import bwrap_status
+        ok, why = bwrap_status()
+        if not ok:
+            missing("bubblewrap cannot run here: " + why)
+    return request.param
+
+
+def hostile(folder, prelude, task_number=1, body=None):
+    """A task file in `folder`: the hostile prelude (run at import), then the loop answer
+    (or `body`). Returns its path."""
+    folder.mkdir(exist_ok=True)
+    path = folder / TASKS[task_number].file
+    source = body if body is not None else (LOOP_ANSWERS / TASKS[task_number].file).read_text()
+    path.write_text("import os\nimport sys\n" + prelude + "\n" + source)
+    return path
+
+
+def grade_one(path, sandbox, **options):
+    """The report of one file, graded the way the command line grades it."""
+    options.setdefault("timeout", 20)
+    return grading.grade_file(str(path), sandbox=sandbox, graded=[str(path)], **options)
+
+
+def processes_with(token):
+    """Pids of the processes whose command line holds `token`."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open("/proc/{}/cmdline".format(name), "rb") as f:
+                if token.encode() in f.read():
+                    found.append(int(name))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+def text_of(report):
+    """Everything a report says, as one string."""
+    return json.dumps(report)
+
+
+def test_forged_results_fail(tmp_path, sandbox):
+    """A file that writes the results channel itself (records for every call, a finished
+    line) before the grader's child does fails its file as a malformed report, also with
+    strict, although its function is right."""
+    path = hostile(tmp_path / "forge", (
+        "channel = os.fdopen(int(sys.argv[2]), 'w')\n"
+        "channel.write('{\"event\": \"imported\"}\\n')\n"
+        "for i in range(200):\n"
+        "    channel.write('{\"event\": \"start\", \"call\": %d}\\n' % i)\n"
+        "    channel.write('{\"event\": \"done\", \"call\": %d, \"status\": \"ok\", '\n"
+        "                  '\"arrays\": []}\\n' % i)\n"
+        "channel.write('{\"event\": \"finished\"}\\n')\n"
+        "channel.flush()\n"))
+    report = grade_one(path, sandbox, strict=True)
+    assert report["status"] == "FAIL"
+    assert "malformed report" in report["error"]
+
+
+def test_patched_serialization_fails(tmp_path, sandbox):
+    """A file that patches the child's json.dumps to claim every call passed with pickled
+    arrays fails: no pickle is loaded, and the report says it was malformed."""
+    path = hostile(tmp_path / "patch", (
+        "import json, base64, io\n"
+        "import numpy\n"
+        "_dumps = json.dumps\n\n\n"
+        "def dumps(event, **kw):\n"
+        "    if event.get('event') == 'done':\n"
+        "        b = io.BytesIO()\n"
+        "        numpy.save(b, numpy.array([object()]), allow_pickle=True)\n"
+        "        event = dict(event, status='ok', arrays=[base64.b64encode(\n"
+        "            b.getvalue()).decode()])\n"
+        "    return _dumps(event, **kw)\n\n\n"
+        "json.dumps = dumps\n"))
+    report = grade_one(path, sandbox)
+    assert report["status"] == "FAIL"
+    assert "malformed report: an array that does not load" in report["error"]
+
+
+def test_fifo_and_dev_zero_in_the_work_dir_are_ignored(tmp_path, sandbox):
+    """FIFOs and /dev/zero links named like result files in the child's folder do not hang
+    or crash the grader (it reads a pipe, never such files): the right answer passes."""
+    path = hostile(tmp_path / "fifo", (
+        "for name in ('results.jsonl', 'stdout.txt', 'out_0_0.npy', 'calls.json'):\n"
+        "    os.mkfifo(name)\n"
+        "os.symlink('/dev/zero', 'out_1_0.npy')\n"
+        "os.symlink('/dev/zero', 'arrays.npz')\n"))
+    start = time.monotonic()
+    report = grade_one(path, sandbox)
+    assert report["status"] == "PASS", report
+    assert time.monotonic() - start < 15
+
+
+def test_a_task_file_that_is_a_fifo_or_a_link_is_not_read(tmp_path):
+    """The graded path itself: a FIFO is not a task file; a symlink (to a secret) is
+    refused without being read."""
+    folder = tmp_path / "links"
+    folder.mkdir()
+    os.mkfifo(folder / "1-pool_forward.py")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-LINKED")
+    (folder / "3-pool_backward.py").symlink_to(secret)
+    files, _ = find_task_files([str(folder)])
+    assert [Path(f).name for f in files] == ["3-pool_backward.py"]
+    report = grade_one(folder / "3-pool_backward.py", "none")
+    assert report["status"] == "FAIL" and "cannot be graded" in report["error"]
+    assert "SECRET-LINKED" not in text_of(report)
+
+
+def test_fork_bomb_leaves_nothing(tmp_path, sandbox):
+    """A file that starts up to 40 sleeping processes, some detached with setsid, leaves none
+    running after its grade (its own cap keeps the test safe if the defence breaks)."""
+    token = "lenet-grade-bomb-{}".format(uuid.uuid4().hex)
+    path = hostile(tmp_path / "bomb", (
+        "import subprocess\n"
+        "started = 0\n"
+        "for i in range(40):\n"
+        "    try:\n"
+        "        subprocess.Popen(['/bin/sh', '-c', 'sleep 120', {!r}],\n"
+        "                         start_new_session=i % 2 == 0)\n"
+        "        started += 1\n"
+        "    except OSError:\n"
+        "        break\n".format(token)))
+    grade_one(path, sandbox)
+    time.sleep(0.2)
+    left = processes_with(token)
+    for pid in left:  # the test's own clean-up, if the defence failed
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+
+
+def test_killing_and_stopping_the_parent_is_contained(tmp_path, sandbox):
+    """A file that kills its parent and stops its process group at import fails (or is
+    contained); the grader lives on and grades the next file."""
+    path = hostile(tmp_path / "kill", (
+        "import signal\n"
+        "os.kill(os.getppid(), signal.SIGKILL)\n"
+        "os.killpg(os.getpgid(0), signal.SIGSTOP)\n"))
+    report = grade_one(path, sandbox, timeout=5)
+    assert report["status"] == "FAIL"
+    neighbour = grade_one(LOOP_ANSWERS / TASKS[1].file, sandbox)
+    assert neighbour["status"] == "PASS"
+
+
+def test_writes_outside(tmp_path, sandbox):
+    """A file that writes into its own folder, /tmp, /dev/shm and a 200 MB file in its
+    working folder: in bwrap none of it reaches the host; without a sandbox the working
+    folder is gone after the grade and a file is capped at the size limit."""
+    token = uuid.uuid4().hex
+    targets = [tmp_path / "write" / "planted.txt", Path("/tmp") / ("lenet-grade-" + token),
+               Path("/dev/shm") / ("lenet-grade-" + token)]
+    path = hostile(tmp_path / "write", (
+        "import signal\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "for target in {!r}:\n"
+        "    try:\n"
+        "        open(target, 'w').write('x')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "sizes = []\n"
+        "try:\n"
+        "    with open('big', 'wb') as f:\n"
+        "        for _ in range(200):\n"
+        "            f.write(bytes(1 << 20))\n"
+        "except OSError:\n"
+        "    pass\n"
+        "sys.stderr.write('big file: %d bytes\\n' % os.path.getsize('big'))\n"
+        "sys.stderr.write('box: %s\\n' % os.getcwd())\n".format([str(t) for t in targets])))
+    runs = []
+    real = grading.run_file
+
+    def keep(*args, **kwargs):
+        """run_file, its Run kept for the test."""
+        runs.append(real(*args, **kwargs))
+        return runs[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grading, "run_file", keep)
+        report = grade_one(path, sandbox)
+    assert report["status"] == "PASS"
+    big = int(re.search(r"big file: (\d+) bytes", runs[0].stderr).group(1))
+    assert big <= 64 << 20
+    box = re.search(r"box: (\S+)", runs[0].stderr).group(1)
+    written = [t for t in targets if t.exists()]
+    for target in written:
+        target.unlink()
+    if sandbox == "bwrap":
+        assert written == []
+        assert box == "/tmp/box"
+    else:
+        assert not Path(box).exists()
+
+
+def test_reading_secrets(tmp_path, sandbox, monkeypatch):
+    """A file that raises what it could read: a secret file beside its folder, the grader's
+    environment and command line. The environment never reaches the child; in bwrap neither
+    does the file (hidden) or the grader (another PID namespace)."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("FILE-SECRET-42")
+    monkeypatch.setenv("LENET_GRADE_SECRET", "ENV-SECRET-42")
+    path = hostile(tmp_path / "spy", (
+        "found = []\n"
+        "try:\n"
+        "    found.append(open({!r}).read())\n"
+        "except OSError:\n"
+        "    pass\n"
+        "found.append(os.environ.get('LENET_GRADE_SECRET', ''))\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    try:\n"
+        "        found.append(open('/proc/%s/cmdline' % pid).read().replace('\\0', ' '))\n"
+        "        found.append(open('/proc/%s/environ' % pid).read().replace('\\0', ' '))\n"
+        "    except (OSError, ValueError):\n"
+        "        pass\n"
+        "raise RuntimeError(' '.join(found))\n".format(str(secret))))
+    report = grade_one(path, sandbox)
+    assert report["status"] == "FAIL"
+    text = report["error"]
+    assert text.startswith("does not import: RuntimeError")
+    assert "ENV-SECRET-42" not in text
+    if sandbox == "bwrap":
+        assert "FILE-SECRET-42" not in text
+        assert "pytest" not in text  # the grader's command line
+
+
+def test_escape_codes_and_spoofed_lines_are_escaped(tmp_path, sandbox):
+    """An error message with terminal escape codes, a carriage return and fake PASS lines
+    is shown escaped, on one line, capped in length."""
+    path = hostile(tmp_path / "spoof", (
+        "raise ImportError('\\x1b[2J\\x1b[32mok\\r\\nPASS  all 4 task files\\n' + 'x' * 5000)\n"))
+    report = grade_one(path, sandbox)
+    assert report["status"] == "FAIL"
+    error = report["error"]
+    assert "\\x1b[2J" in error and "\x1b" not in error and "\n" not in error
+    assert "\r" not in error and len(error) < 600
+    lines = grade_main_text(report).splitlines()
+    assert not any(line.startswith("PASS") for line in lines)
+
+
+def grade_main_text(task_report):
+    """The text report of one task report, as the command line prints it."""
+    from lenet.grade.__main__ import format_text
+    return format_text({"sandbox": "none", "strict": False, "timeout": 20, "memory_mb": 1024,
+                        "tasks": [task_report], "not_graded": [], "exit_status": 1})
+
+
+def test_hidden_pyc_is_not_run(tmp_path, sandbox):
+    """A visible wrong source beside a hidden .pyc of a right answer (unchecked hash, which
+    Python would load without looking at the source): the visible source is graded."""
+    import py_compile
+    folder = tmp_path / "pyc"
+    folder.mkdir()
+    right = folder / TASKS[1].file
+    shutil.copy(LOOP_ANSWERS / TASKS[1].file, right)
+    cache = folder / "__pycache__" / "1-pool_forward.{}.pyc".format(sys.implementation.cache_tag)
+    py_compile.compile(str(right), cfile=str(cache),
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    shutil.copy(WRONG / "avg_divisor" / TASKS[1].file, right)
+    report = grade_one(right, sandbox)
+    assert report["status"] == "FAIL"
+    assert "avg_divisor" in hints(report)
+
+
+def test_siblings_and_the_repository_are_out_of_reach(tmp_path, sandbox):
+    """A file that imports a sibling module of its folder does not import (it is graded
+    alone); one that imports the repository's own answers is flagged as a note, and in
+    bwrap does not import (the repository is hidden)."""
+    folder = tmp_path / "sibling"
+    folder.mkdir()
+    shutil.copy(LOOP_ANSWERS / TASKS[1].file, folder / "helper.py")
+    (folder / TASKS[1].file).write_text("from helper import pool_forward  # noqa\n")
+    report = grade_one(folder / TASKS[1].file, sandbox)
+    assert report["status"] == "FAIL" and "No module named 'helper'" in report["error"]
+    path = hostile(tmp_path / "repo", "", body=(
+        "sys.path.insert(0, {!r})\n"
+        "from lenet.layers import pool_forward  # noqa\n".format(str(ROOT))))
+    report = grade_one(path, sandbox)
+    assert "imports lenet, os, sys: tasks 0-3 allow numpy only" in report["notes"]
+    if sandbox == "bwrap":
+        assert report["status"] == "FAIL" and "No module named 'lenet'" in report["error"]
+
+
+def test_one_folder_attacking_another(tmp_path, sandbox):
+    """Graded in one run, a file that overwrites another folder's task file with a wrong one
+    and leaves a process to do it later: in bwrap the other folder is out of reach; either
+    way no process is left to do it after the grade."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    shutil.copy(LOOP_ANSWERS / TASKS[1].file, victim)
+    token = "lenet-grade-attack-{}".format(uuid.uuid4().hex)
+    wrong = (WRONG / "avg_divisor" / TASKS[1].file).read_text()
+    attacker = hostile(tmp_path / "attacker", (
+        "import subprocess\n"
+        "target = {!r}\n"
+        "try:\n"
+        "    open(target, 'w').write({!r})\n"
+        "except OSError:\n"
+        "    pass\n"
+        "subprocess.Popen(['/bin/sh', '-c', 'sleep 3; cat > \"$0\"', target, {!r}],\n"
+        "                 stdin=subprocess.DEVNULL, start_new_session=True)\n".format(
+            str(victim / TASKS[1].file), wrong, token)))
+    graded = [str(attacker), str(victim / TASKS[1].file)]
+    for path in graded:
+        grading.grade_file(path, sandbox=sandbox, graded=graded, timeout=20)
+    assert processes_with(token) == []
+    if sandbox == "bwrap":
+        assert (victim / TASKS[1].file).read_text() == \
+            (LOOP_ANSWERS / TASKS[1].file).read_text()
+
+
+def test_malformed_and_oversized_reports_fail(tmp_path, sandbox, monkeypatch):
+    """Deeply nested JSON, a call index out of order and more than the results limit each
+    end the run as malformed: a FAIL of that file, no crash."""
+    monkeypatch.setattr(runner, "MAX_RESULTS", 1 << 20)
+    for name, payload in [("nested", "'[' * 100000"),
+                          ("order", "'{\"event\": \"imported\"}\\n{\"event\": \"start\", "
+                                    "\"call\": 7}'"),
+                          ("flood", "'x' * (3 << 20)")]:
+        path = hostile(tmp_path / name, (
+            "channel = os.fdopen(int(sys.argv[2]), 'w')\n"
+            "channel.write({} + '\\n')\n"
+            "channel.flush()\n".format(payload)))
+        report = grade_one(path, sandbox)
+        assert report["status"] == "FAIL", name
+        assert "malformed report" in report["error"], (name, report["error"])
 
 
 # The command line, as a subprocess
