@@ -129,8 +129,8 @@ def check_in_child(copy, report, seconds=TASK_SECONDS):
     minute, for TensorFlow's import, plus twice ``seconds`` per task), fails the task it was
     checking."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [env["PYTHONPATH"]] * bool(
-        env.get("PYTHONPATH")))
+    paths = [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    env["PYTHONPATH"] = os.pathsep.join(paths)  # the child imports this lenet
     command = [sys.executable, "-m", "lenet.answers", str(copy), "--report", str(report),
                "--seconds", str(seconds)]
     limit = 60 + 2 * seconds * len(LAYER_TASKS)
@@ -164,10 +164,12 @@ def _read_report(report):
         return []
 
 
-def _last_line(text):
-    """': <last non-empty line of text>', or '' (a child's stderr, bytes)."""
-    lines = [line for line in text.decode(errors="replace").splitlines() if line.strip()]
-    return ": " + lines[-1].strip() if lines else ""
+def _last_line(stderr):
+    """': <the error>' when the child's stderr (bytes) ends in a Python traceback, else ''
+    (what else it wrote, e.g. TensorFlow's log lines, says nothing about the answers)."""
+    text = stderr.decode(errors="replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    return ": " + lines[-1].strip() if "Traceback" in text and lines else ""
 
 
 # The child's side: the cases and the check.
