@@ -24,14 +24,17 @@ from lenet.data import TrainingData, one_hot
 from lenet.model import DEFAULT_ENGINE, ENGINES
 from lenet.tasks import ROOT, load_tasks
 
+from tf_log import noise, user_env
+
 LOOP_ANSWERS = ROOT / "tests" / "loop_answers"
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def run_job(*args, cwd=ROOT):
-    """Run ``python -m lenet`` with ``args`` from the repo root; return the finished process."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    """Run ``python -m lenet`` with ``args`` from the repo root, as a user who never set
+    TF_CPP_MIN_LOG_LEVEL; return the finished process."""
+    env = user_env(PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "lenet", *map(str, args)], cwd=str(cwd),
                           env=env, capture_output=True, text=True, timeout=900)
 
@@ -54,6 +57,14 @@ def test_job_succeeds(job):
     assert result.returncode == 0, result.stdout + result.stderr
     assert str(out) in result.stdout.splitlines()[-1]
     assert sorted(os.listdir(out)) == ["curves.png", "filters.png", "results.json"]
+
+
+@pytest.mark.slow
+def test_no_tensorflow_start_up_lines(job):
+    """The job (TF1 and Keras imported) prints none of TensorFlow's start-up lines ("E0000 ...
+    cuInit", oneDNN) on stderr: only its progress bars."""
+    result, _ = job
+    assert noise(result.stderr) == [], result.stderr
 
 
 @pytest.mark.slow

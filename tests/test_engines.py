@@ -25,6 +25,7 @@ from lenet.model import NumpyLeNet5, task_engine
 from lenet.tasks import LAYER_TASKS, ROOT, load_tasks
 
 from oracles import tf_pool_gradient
+from tf_log import noise, user_env
 
 TESTS = ROOT / "tests"
 LOOP_ANSWERS = TESTS / "loop_answers"
@@ -298,8 +299,7 @@ def test_child_check(tmp_path):
 def run_job(*args):
     """``python -m lenet`` with ``args`` from the repository root, TensorFlow's log variable
     unset (the user's default); the finished process."""
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    env["PYTHONPATH"] = str(ROOT)
+    env = user_env(PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "lenet", *map(str, args)], cwd=str(ROOT),
                           env=env, capture_output=True, text=True, timeout=600)
 
@@ -320,6 +320,7 @@ def test_job_refuses_first_maximum_only(tmp_path):
     assert "with tied maxima" in lines[1]
     assert lines[2:] == ["  for a full report: python -m lenet.grade {}".format(folder)]
     assert "epoch" not in result.stdout + result.stderr and not out.exists()
+    assert noise(result.stderr) == []
 
 
 @pytest.mark.slow
@@ -339,3 +340,4 @@ def test_job_trains_on_answers(tmp_path):
     row = json.loads((out / "results.json").read_text())["numpy"]
     assert row["engine"] == "tasks" and row["task_files"] == str(FLOAT32_ANSWERS)
     assert row["test_accuracy"] > 0.5, row
+    assert noise(result.stderr) == [], result.stderr
