@@ -56,8 +56,9 @@ class AnswersRefused(Exception):
     ----------
     folder : str
         The folder as given.
-    failures : list of (int, str)
-        (task number, what failed), one per failing task, in task order.
+    failures : list of (int or None, str)
+        (task number, what failed), one per failing task, in task order; None for a failure
+        of no task (the folder, or the check itself).
     """
 
     def __init__(self, folder, failures):
@@ -66,8 +67,9 @@ class AnswersRefused(Exception):
         super().__init__("\n".join(self.lines()))
 
     def lines(self):
-        """One line per failing task: 'task N (file): what failed'."""
-        return ["task {} ({}): {}".format(task, LAYER_TASKS[task][0], failure)
+        """One line per failure: 'task N (file): what failed', or what failed alone."""
+        return [failure if task is None else
+                "task {} ({}): {}".format(task, LAYER_TASKS[task][0], failure)
                 for task, failure in self.failures]
 
 
@@ -108,7 +110,7 @@ def copy_answers(folder, copy):
     Raises AnswersRefused naming each missing file (or a ``folder`` that is not one)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise AnswersRefused(folder, [(0, "{} is not a folder".format(folder))])
+        raise AnswersRefused(folder, [(None, "{} is not a folder".format(folder))])
     missing = [(task, "missing: no {} in {}".format(filename, folder))
                for task, (filename, _) in enumerate(LAYER_TASKS)
                if not (folder / filename).is_file()]
@@ -149,10 +151,10 @@ def check_in_child(copy, report, seconds=TASK_SECONDS):
         finished = {r["task"] for r in records if set(r) != {"task"}}
         task = next((t for t in started if t not in finished), None)
         if task is None:  # before any task: TensorFlow or the module itself
-            failures.append((0, ended + " before checking any task"))
+            failures.append((None, ended + " before checking any task"))
         else:
             failures.append((task, ended + " while checking this task"))
-    return sorted(failures)
+    return sorted(failures, key=lambda failure: -1 if failure[0] is None else failure[0])
 
 
 def _read_report(report):

@@ -212,8 +212,9 @@ def test_missing_files_refused(tmp_path):
     assert [task for task, _ in refused.value.failures] == [0, 2]
     assert "no 2-conv_backward.py in" in str(refused.value)
     assert not (tmp_path / "copy").exists()
-    with pytest.raises(AnswersRefused, match="not a folder"):
+    with pytest.raises(AnswersRefused) as refused:
         copy_answers(folder / "1-pool_forward.py", tmp_path / "copy")
+    assert refused.value.lines() == ["{} is not a folder".format(folder / "1-pool_forward.py")]
 
 
 def test_answers_are_copies(tmp_path, monkeypatch):
