@@ -1,4 +1,4 @@
-"""LeNet-5 in NumPy on the task functions, trained with a NumPy Adam.
+"""LeNet-5 in NumPy, on the task functions or a faster engine, trained with a NumPy Adam.
 
 The two convolution blocks (conv, ReLU, 2x2/2 max-pool) run on an engine,
 each with the same results; ``ENGINES`` names them:
@@ -28,7 +28,7 @@ import numpy as np
 from lenet import fused
 from lenet.initializers import he_normal
 from lenet.optim import Adam
-from lenet.tasks import repository_tasks
+from lenet.tasks import module_tasks, repository_tasks
 from lenet.training import StepTraining
 
 # Shape of every weight array, in Keras's get_weights() order.
@@ -104,6 +104,13 @@ def task_engine(functions, name="tasks"):
     return Engine(name, blocks.forward, blocks.backward, functions.conv_forward)
 
 
+def module_engine(module_name, name):
+    """An engine named ``name`` on a module holding the four functions
+    under the tasks' names, e.g. ``module_engine("lenet.layers", "layers")``
+    (imported when the engine is built)."""
+    return task_engine(module_tasks(module_name), name)
+
+
 def fused_engine():
     """The engine of ``lenet.fused`` (the first layer's pictures on the
     repository's task 0)."""
@@ -113,7 +120,7 @@ def fused_engine():
 
 # The engines, by name: (what it is, for --help; a function that builds it).
 # An engine on a module holding the four functions is one more line, e.g.
-# "name": ("...", lambda: task_engine(module_tasks("lenet.name"), "name")).
+# "layers": ("lenet/layers.py", lambda: module_engine("lenet.layers", "layers")),
 ENGINES = {
     "fused": ("lenet/fused.py, both blocks fused", fused_engine),
     "tasks": ("the task files 0-3", lambda: task_engine(repository_tasks())),

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 
-from lenet import answers
+from lenet import answers, model
 from lenet.answers import (AnswersRefused, check_task, checked_answers, copy_answers,
                            max_pool_gradient_all_ties, task_cases)
 from lenet.data import load_mnist, one_hot
@@ -259,8 +259,8 @@ def test_model_on_answers_matches_the_repository(folder):
     model's dtype) gives the probabilities and gradients of the model on the repository's task
     files, from the same weights, in the model's dtype; the first layer's maps too."""
     splits = load_mnist("embedded", verbose=False)
-    X = splits.X_train[:2, ..., None]
-    Y = one_hot(splits.Y_train[:2]).astype(np.float32)
+    X = splits.X_train[:1, ..., None]  # one image: the loop answers take a second
+    Y = one_hot(splits.Y_train[:1]).astype(np.float32)
     ours = NumpyLeNet5(seed=2, engine="tasks")
     theirs = NumpyLeNet5(seed=2, engine=task_engine(load_tasks(folder)))
     assert theirs.engine == "tasks"
@@ -271,6 +271,25 @@ def test_model_on_answers_matches_the_repository(folder):
     maps = theirs.first_layer(X)
     assert maps.dtype == np.float32
     np.testing.assert_allclose(maps, ours.first_layer(X), rtol=1e-4, atol=1e-5)
+
+
+def test_module_engine(tmp_path, monkeypatch):
+    """An engine on a module holding the four functions (as lenet/layers.py will) is one
+    registry line: the model on it is named after it and computes what the model on the task
+    files computes; an unknown name is still refused."""
+    (tmp_path / "some_layers.py").write_text(
+        '"""The four task functions under their names."""\n'
+        "from lenet.tasks import repository_tasks\n\n"
+        "conv_forward, pool_forward, conv_backward, pool_backward = repository_tasks()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(model.ENGINES, "some", (
+        "a module", lambda: model.module_engine("some_layers", "some")))
+    X = np.random.default_rng(0).random((2, 28, 28, 1), np.float32)
+    some = NumpyLeNet5(seed=4, engine="some")
+    assert some.engine == "some"
+    np.testing.assert_array_equal(some.forward(X), NumpyLeNet5(seed=4, engine="tasks").forward(X))
+    with pytest.raises(ValueError, match="some"):
+        NumpyLeNet5(engine="other")
 
 
 # Through the child process and the real job (slow)
