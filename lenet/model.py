@@ -1,15 +1,18 @@
-"""LeNet-5 in NumPy on the task functions, trained with a NumPy Adam.
+"""LeNet-5 in NumPy, on the task functions or a faster engine, trained with a NumPy Adam.
 
-The two convolution blocks (conv, ReLU, 2x2/2 max-pool) run on one of two
-engines, with the same results:
+The two convolution blocks (conv, ReLU, 2x2/2 max-pool) run on an engine,
+each with the same results; ``ENGINES`` names them:
 
-- ``"tasks"`` (the default): the task functions themselves,
-  ``0-conv_forward.py`` ... ``3-pool_backward.py`` at the repository root,
-  imported by file path, plus ``first_max_mask`` for TensorFlow's routing
-  of a tied max-pool window's gradient;
-- ``"fused"``: ``lenet.fused``, the same arithmetic fused for a training
-  step (no gradient for the input images, the pooling inside the
-  convolution's output layout), 1.5 to 1.8 times as fast.
+- ``"fused"`` (``DEFAULT_ENGINE``, the fastest): ``lenet.fused``, the
+  block's arithmetic fused for a training step (no gradient for the input
+  images, the pooling inside the convolution's output layout);
+- ``"tasks"``: the task functions themselves, ``0-conv_forward.py`` ...
+  ``3-pool_backward.py`` at the repository root, imported by file path.
+
+Any four functions with the tasks' contract make an engine too
+(``task_engine``), e.g. a student's answers (``lenet.answers``); such an
+engine routes a tied max-pool window's gradient to its first maximum with
+``first_max_mask``, as TensorFlow does, whatever the tie rule of task 3.
 
 This module adds the dense layers, softmax cross-entropy, He-normal
 initialization (``lenet.initializers``) and Adam (``lenet.optim``).
@@ -17,6 +20,7 @@ Weights are kept in Keras's order and shapes, so
 ``NumpyLeNet5.set_weights(keras_model.get_weights())`` and the reverse move
 a model between the two implementations.
 """
+import collections
 import contextlib
 
 import numpy as np
@@ -24,7 +28,7 @@ import numpy as np
 from lenet import fused
 from lenet.initializers import he_normal
 from lenet.optim import Adam
-from lenet.tasks import task_function
+from lenet.tasks import module_tasks, repository_tasks
 from lenet.training import StepTraining
 
 # Shape of every weight array, in Keras's get_weights() order.
@@ -39,38 +43,101 @@ CONV_PADDING = (2, 0)  # zeros on each side: conv1 'same', conv2 'valid'
 POOL = (2, 2)  # kernel and stride of both max-pooling layers
 _BLAS = []  # the threadpoolctl controller, made on first use
 
-conv_forward = task_function("0-conv_forward.py", "conv_forward")
-pool_forward = task_function("1-pool_forward.py", "pool_forward")
-conv_backward = task_function("2-conv_backward.py", "conv_backward")
-pool_backward = task_function("3-pool_backward.py", "pool_backward")
+Engine = collections.namedtuple("Engine", "name forward backward conv_forward")
+Engine.__doc__ = """How the NumPy LeNet-5 runs its two convolution blocks.
+
+``forward(X, W, b, pad, workspace)`` returns the block's pooled output and
+a cache; ``backward(dP, cache, input_gradient)`` returns (dX or None, dW,
+db), dW shaped like W, db like b (c_new,); ``conv_forward`` is a task-0
+function, for the pictures of the first layer (``first_layer``)."""
 
 
-def task_block_forward(X, W, b, pad, workspace=None):
-    """conv (task 0) with ReLU, then 2x2/2 max-pool (task 1).
+class TaskBlocks:
+    """LeNet-5's blocks on four functions with the tasks' contract.
 
-    Returns the pooled output and what ``task_block_backward`` needs
-    (``workspace`` is the fused engine's; unused here).
+    conv (task 0) with ReLU, 2x2/2 max-pool (task 1); back through the
+    pool (task 3), TensorFlow's tie routing and the ReLU
+    (``first_max_mask``), the conv (task 2). The calls are those of the
+    exercise (positional arguments, padding 'same' or 'valid', stride and
+    mode given), so any answer to it runs here; results are cast to the
+    dtype of the block's input (an answer may compute in float64).
+
+    Parameters
+    ----------
+    functions : lenet.tasks.TaskFunctions
+        conv_forward, pool_forward, conv_backward, pool_backward.
     """
-    b4 = b.reshape(1, 1, 1, -1)
-    A = conv_forward(X, W, b4, _relu_in_place, (pad, pad))  # ReLU(Z)
-    P = pool_forward(A, POOL, POOL, "max")                  # (n, h/2, w/2, c)
-    return P, (X, W, b4, pad, A, P)
+
+    def __init__(self, functions):
+        """Keep the four functions."""
+        self.functions = functions
+
+    def forward(self, X, W, b, pad, workspace=None):
+        """Returns the pooled output and what ``backward`` needs
+        (``workspace`` is the fused engine's; unused here)."""
+        f = self.functions
+        b4 = b.reshape(1, 1, 1, -1)
+        padding = _padding_name(W, pad)
+        A = f.conv_forward(X, W, b4, _relu, padding, (1, 1))  # ReLU(Z)
+        A = np.asarray(A).astype(X.dtype, copy=False)
+        P = f.pool_forward(A, POOL, POOL, "max")        # (n, h/2, w/2, c)
+        P = np.asarray(P).astype(X.dtype, copy=False)
+        return P, (X, W, b4, padding, A, P)
+
+    def backward(self, dP, cache, input_gradient=True):
+        """The block's gradients, (dX or None, dW, db); ``input_gradient``
+        False drops dX (task 2 computes it anyway)."""
+        f = self.functions
+        X, W, b4, padding, A, P = cache
+        dA = f.pool_backward(dP, A, POOL, POOL, "max")  # (n, h, w, c)
+        dZ = np.multiply(dA, first_max_mask(A, P), dtype=X.dtype)  # ReLU
+        dX, dW, db = f.conv_backward(dZ, X, W, b4, padding, (1, 1))
+        dX = np.asarray(dX).astype(X.dtype, copy=False) if input_gradient else None
+        return (dX, np.asarray(dW).astype(X.dtype, copy=False),
+                np.asarray(db).astype(X.dtype, copy=False).reshape(-1))
 
 
-def task_block_backward(dP, cache, input_gradient=True):
-    """The block's gradients, (dX or None, dW, db): max-pool (task 3),
-    TensorFlow's tie routing and the ReLU (``first_max_mask``), conv
-    (task 2). ``input_gradient`` False drops dX (task 2 computes it
-    anyway)."""
-    X, W, b4, pad, A, P = cache
-    dA = pool_backward(dP, A, POOL, POOL, "max")            # (n, h, w, c)
-    dZ = np.multiply(dA, first_max_mask(A, P), out=dA)      # through ReLU
-    dX, dW, db = conv_backward(dZ, X, W, b4, (pad, pad))
-    return (dX if input_gradient else None), dW, db.reshape(-1)
+def task_engine(functions, name="tasks"):
+    """An engine (``Engine``) on four functions with the tasks' contract
+    (``lenet.tasks.TaskFunctions``), e.g. a student's answers."""
+    blocks = TaskBlocks(functions)
+    return Engine(name, blocks.forward, blocks.backward, functions.conv_forward)
 
 
-ENGINES = {"tasks": (task_block_forward, task_block_backward),
-           "fused": (fused.conv_pool_forward, fused.conv_pool_backward)}
+def module_engine(module_name, name):
+    """An engine named ``name`` on a module holding the four functions
+    under the tasks' names, e.g. ``module_engine("lenet.layers", "layers")``
+    (imported when the engine is built)."""
+    return task_engine(module_tasks(module_name), name)
+
+
+def fused_engine():
+    """The engine of ``lenet.fused`` (the first layer's pictures on the
+    repository's task 0)."""
+    return Engine("fused", fused.conv_pool_forward, fused.conv_pool_backward,
+                  repository_tasks().conv_forward)
+
+
+# The engines, by name: (what it is, for --help; a function that builds it).
+# An engine on a module holding the four functions is one more line, e.g.
+# "layers": ("lenet/layers.py", lambda: module_engine("lenet.layers", "layers")),
+ENGINES = {
+    "fused": ("lenet/fused.py, both blocks fused", fused_engine),
+    "tasks": ("the task files 0-3", lambda: task_engine(repository_tasks())),
+}
+DEFAULT_ENGINE = "fused"  # the fastest exact engine
+
+
+def _padding_name(W, pad):
+    """The exercise's name of a stride-1 padding of ``pad`` zeros: 'valid'
+    for none, 'same' when it keeps the size (an odd square kernel), else
+    the pair (pad, pad), our extension."""
+    kh, kw = W.shape[:2]
+    if pad == 0:
+        return "valid"
+    if kh == kw == 2 * pad + 1:
+        return "same"
+    return (pad, pad)
 
 
 def first_max_mask(A, P):
@@ -136,8 +203,16 @@ def _blas_threads(threads):
 
 
 def _relu_in_place(Z):
-    """ReLU activation for conv_forward, overwriting its fresh Z."""
+    """ReLU, overwriting Z (a fresh array of the model's own)."""
     return np.maximum(Z, 0, out=Z)
+
+
+def _relu(Z):
+    """ReLU activation for a conv_forward: in place when Z is a writable
+    float array (the task function's fresh Z), else a new array."""
+    if isinstance(Z, np.ndarray) and Z.flags.writeable and Z.dtype.kind == "f":
+        return np.maximum(Z, 0, out=Z)
+    return np.maximum(Z, 0)
 
 
 class NumpyLeNet5(StepTraining):
@@ -170,19 +245,27 @@ class NumpyLeNet5(StepTraining):
         BLAS threads during ``train_step``, ``predict`` and ``evaluate``
         (default 1, the fastest for these small products); None leaves
         BLAS alone.
+    engine : str or Engine
+        The convolution blocks' engine: a name in ``ENGINES`` (default
+        ``DEFAULT_ENGINE``, "fused") or an ``Engine``, e.g.
+        ``task_engine(functions)``; all give the same results.
+
+    Attributes
+    ----------
     engine : str
-        ``"tasks"`` (the task functions, the default) or ``"fused"``
-        (``lenet.fused``) for the convolution blocks; same results.
+        The engine's name.
     """
 
     def __init__(self, seed=0, dtype=np.float32, optimizer=None,
-                 blas_threads=1, engine="tasks"):
+                 blas_threads=1, engine=DEFAULT_ENGINE):
         """Draw the He-normal kernels from ``seed``; zero the biases."""
-        if engine not in ENGINES:
-            raise ValueError("engine must be one of {}, got {!r}".format(
-                ", ".join(ENGINES), engine))
-        self.engine = engine
-        self._block_forward, self._block_backward = ENGINES[engine]
+        if not isinstance(engine, Engine):
+            if engine not in ENGINES:
+                raise ValueError("engine must be one of {}, got {!r}".format(
+                    ", ".join(ENGINES), engine))
+            engine = ENGINES[engine][1]()
+        self.engine = engine.name
+        self._blocks = engine
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise ValueError("dtype must be a float type, got {}".format(
@@ -284,10 +367,10 @@ class NumpyLeNet5(StepTraining):
         # conv, ReLU, max-pool 2x2/2, twice, on the engine's blocks (the
         # fused one keeps its large arrays from step to step in workspaces)
         first, second = self._workspaces if keep else (None, None)
-        P1, block1 = self._block_forward(X, W1, b1, CONV_PADDING[0],
-                                         first)   # (n, 14, 14, 6)
-        P2, block2 = self._block_forward(P1, W2, b2, CONV_PADDING[1],
-                                         second)  # (n, 5, 5, 16)
+        P1, block1 = self._blocks.forward(X, W1, b1, CONV_PADDING[0],
+                                          first)   # (n, 14, 14, 6)
+        P2, block2 = self._blocks.forward(P1, W2, b2, CONV_PADDING[1],
+                                          second)  # (n, 5, 5, 16)
         F = P2.reshape(len(X), -1)                # (n, 400), NHWC
         A3 = _relu_in_place(F @ W3 + b3)        # (n, 120)
         A4 = _relu_in_place(A3 @ W4 + b4)       # (n, 84)
@@ -370,8 +453,8 @@ class NumpyLeNet5(StepTraining):
         dP2 = (dZ3 @ W3.T).reshape(n, 5, 5, 16)
         # Back through the blocks: max-pool to the window's first maximum
         # (as TensorFlow), ReLU, conv; nothing needs the images' gradient.
-        dP1, dW2, db2 = self._block_backward(dP2, block2)  # (n, 14, 14, 6)
-        _, dW1, db1 = self._block_backward(dP1, block1, input_gradient=False)
+        dP1, dW2, db2 = self._blocks.backward(dP2, block2)  # (n, 14, 14, 6)
+        _, dW1, db1 = self._blocks.backward(dP1, block1, input_gradient=False)
         return [dW1, db1, dW2, db2,
                 F.T @ dZ3, dZ3.sum(axis=0), A3.T @ dZ4, dZ4.sum(axis=0),
                 A4.T @ dZ5, dZ5.sum(axis=0)]
@@ -481,8 +564,10 @@ class NumpyLeNet5(StepTraining):
         """
         W1, b1 = self.weights[:2]
         with _blas_threads(self.blas_threads):
-            return conv_forward(self._images(X), W1, b1.reshape(1, 1, 1, -1),
-                                _relu_in_place, "same")
+            X = self._images(X)
+            A = self._blocks.conv_forward(X, W1, b1.reshape(1, 1, 1, -1),
+                                          _relu, "same", (1, 1))
+            return np.asarray(A).astype(X.dtype, copy=False)
 
 
 def _log_softmax(logits):

@@ -8,12 +8,13 @@ needs: one Adam step, evaluation in batches, prediction, save and restore.
 import os
 
 import numpy as np
-import tensorflow as tf
 
 from lenet.data import NUM_CLASSES, as_images
+from lenet.quiet import import_tensorflow
 from lenet.tasks import task_function
 from lenet.training import StepTraining
 
+tf = import_tensorflow()  # without its start-up log lines (see lenet.quiet)
 tf1 = tf.compat.v1
 
 

@@ -15,7 +15,6 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from lenet.data import training_data  # noqa: E402
 from lenet.demo import epoch_line  # noqa: E402
 from lenet.figures import pyplot, save_predictions  # noqa: E402

@@ -12,14 +12,13 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from tensorflow import keras as K  # noqa: E402
-
 from lenet.data import training_data  # noqa: E402
 from lenet.figures import pyplot, save_predictions  # noqa: E402
 from lenet.options import (check_output_folders, demo_parser,  # noqa: E402
                            load_or_exit)
+from lenet.quiet import import_tensorflow  # noqa: E402
 
+K = import_tensorflow().keras  # before task 5 imports it: no start-up log
 lenet5 = __import__('5-lenet5').lenet5
 
 

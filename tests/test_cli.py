@@ -4,6 +4,7 @@ The checks made before training (argument ranges, output folder), the atomic out
 --overwrite run in-process with a stand-in for the training (fast lane); the real job and a
 real Ctrl-C run as subprocesses (slow).
 """
+import contextlib
 import errno
 import json
 import os
@@ -17,16 +18,23 @@ import numpy as np
 import pytest
 
 from lenet import cli
-from lenet.cli import IMPLS, build, main, table
+from lenet.answers import AnswersRefused
+from lenet.cli import IMPLS, build, display_names, main, table
 from lenet.data import TrainingData, one_hot
-from lenet.tasks import ROOT
+from lenet.model import DEFAULT_ENGINE, ENGINES
+from lenet.tasks import ROOT, load_tasks
+
+from tf_log import noise, user_env
+
+LOOP_ANSWERS = ROOT / "tests" / "loop_answers"
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def run_job(*args, cwd=ROOT):
-    """Run ``python -m lenet`` with ``args`` from the repo root; return the finished process."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    """Run ``python -m lenet`` with ``args`` from the repo root, as a user who never set
+    TF_CPP_MIN_LOG_LEVEL; return the finished process."""
+    env = user_env(PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "lenet", *map(str, args)], cwd=str(cwd),
                           env=env, capture_output=True, text=True, timeout=900)
 
@@ -52,18 +60,33 @@ def test_job_succeeds(job):
 
 
 @pytest.mark.slow
+def test_no_tensorflow_start_up_lines(job):
+    """The job (TF1 and Keras imported) prints none of TensorFlow's start-up lines ("E0000 ...
+    cuInit", oneDNN) on stderr: only its progress bars."""
+    result, _ = job
+    assert noise(result.stderr) == [], result.stderr
+
+
+@pytest.mark.slow
 def test_results_json(job):
     """results.json holds exactly the contract's fields for each implementation, with sane
-    values: 61,706 parameters, positive seconds, accuracies well above chance."""
+    values: its name in the table, 61,706 parameters, positive seconds, accuracies well above
+    chance; the NumPy model's row also names its engine (the default) and its task files (none:
+    the default engine runs on none)."""
     _, out = job
     results = json.loads((out / "results.json").read_text())
     assert list(results) == list(IMPLS)
     for impl, row in results.items():
-        assert set(row) == {"params", "seconds_per_epoch", "train_accuracy", "test_accuracy"}
+        fields = {"implementation", "params", "seconds_per_epoch", "train_accuracy",
+                  "test_accuracy"}
+        assert set(row) == fields | ({"engine", "task_files"} if impl == "numpy" else set())
+        assert row["implementation"] == display_names()[impl]
         assert row["params"] == 61706, impl
         assert row["seconds_per_epoch"] > 0, impl
         assert 0.8 < row["train_accuracy"] <= 1, impl
         assert 0.8 < row["test_accuracy"] <= 1, impl
+    assert results["numpy"]["engine"] == DEFAULT_ENGINE
+    assert results["numpy"]["task_files"] is None
 
 
 @pytest.mark.slow
@@ -174,7 +197,7 @@ def assert_usage_error(stderr, message):
 class FakeModel:
     """Looks like a trained implementation: parameters, scores, real LeNet-5 weights."""
 
-    def __init__(self, impl, seed, numpy_engine="tasks"):
+    def __init__(self, impl, seed, engine=None):
         """A NumPy LeNet-5's weights stand for ``impl``'s."""
         from lenet.model import NumpyLeNet5
         self.weights = NumpyLeNet5(seed=seed).get_weights()
@@ -354,7 +377,7 @@ def test_ctrl_c_saves_finished_implementations(tmp_path, fake_job, capsys):
     for name in ("curves.png", "filters.png"):
         assert (out / name).read_bytes()[:8] == PNG
     captured = capsys.readouterr()
-    assert "NumPy (tasks 0-3)" in captured.out and "TensorFlow 1" not in captured.out
+    assert display_names()["numpy"] in captured.out and "TensorFlow 1" not in captured.out
     lines = [line for line in captured.err.splitlines() if "interrupted" in line]
     assert len(lines) == 1 and "numpy" in lines[0] and str(out) in lines[0], captured.err
 
@@ -419,18 +442,109 @@ def test_help():
         assert impl in result.stdout
 
 
-@pytest.mark.parametrize("engine, name", [("tasks", "NumPy (tasks 0-3)"),
-                                          ("fused", "NumPy (fused)")])
+@pytest.mark.parametrize("engine, name", [(None, "NumPy (fused)"),
+                                          ("fused", "NumPy (fused)"),
+                                          ("tasks", "NumPy (tasks 0-3)")])
 def test_numpy_engine_option(tmp_path, fake_job, monkeypatch, capsys, engine, name):
-    """--numpy-engine picks the NumPy model's engine (the task functions by default) and names
-    it in the table."""
+    """--numpy-engine picks the NumPy model's engine (fused, the fastest, by default) and names
+    it in the table and results.json, with the folder of the task files it runs on."""
     built = []
-    monkeypatch.setattr(cli, "build", lambda impl, seed, numpy_engine="tasks": (
-        built.append(numpy_engine), FakeModel(impl, seed))[1])
-    argv = ["--impl", "numpy", "--out", str(tmp_path / "out")]
-    assert main(argv + (["--numpy-engine", engine] if engine != "tasks" else [])) == 0
-    assert built == [engine]
+    monkeypatch.setattr(cli, "build", lambda impl, seed, engine=None: (
+        built.append(engine), FakeModel(impl, seed))[1])
+    out = tmp_path / "out"
+    argv = ["--impl", "numpy", "--out", str(out)]
+    assert main(argv + (["--numpy-engine", engine] if engine else [])) == 0
+    assert [e.name for e in built] == [engine or DEFAULT_ENGINE]
     assert name in capsys.readouterr().out
+    row = json.loads((out / "results.json").read_text())["numpy"]
+    assert row["implementation"] == name and row["engine"] == (engine or DEFAULT_ENGINE)
+    assert row["task_files"] == (str(ROOT) if engine == "tasks" else None)
+
+
+def test_engine_registry_builds_models():
+    """Every engine of the registry builds a NumPy LeNet-5 named after it; build() without an
+    engine gives the default one; --numpy-engine offers exactly the registry's names."""
     from lenet.model import NumpyLeNet5
-    assert build("numpy", 0, engine).engine == engine
-    assert build("numpy", 0).engine == "tasks" and isinstance(build("numpy", 0), NumpyLeNet5)
+    for engine in ENGINES:
+        assert build("numpy", 0, engine).engine == engine
+    assert DEFAULT_ENGINE in ENGINES
+    model = build("numpy", 0)
+    assert model.engine == DEFAULT_ENGINE and isinstance(model, NumpyLeNet5)
+    action = next(a for a in cli.build_parser()._actions if a.dest == "numpy_engine")
+    assert list(action.choices) == list(ENGINES)
+
+
+# --tasks DIR: the job's side, with the check (lenet.answers, tested in test_engines.py) stood
+# in for, so that it runs in-process in a second.
+
+@pytest.fixture
+def stand_in_check(monkeypatch):
+    """Replace the copy-and-check of --tasks: it records the folders it was given and yields
+    the loop answers' functions (kept as ``.functions`` on the returned list), or raises
+    AnswersRefused when a folder's name says "wrong"."""
+    class Checked(list):
+        """The folders given to the check, and the functions it yielded."""
+        functions = load_tasks(LOOP_ANSWERS)
+
+    checked = Checked()
+
+    @contextlib.contextmanager
+    def check(folder):
+        """Record ``folder``; refuse it or yield the loop answers."""
+        checked.append(folder)
+        if "wrong" in str(folder):
+            raise AnswersRefused(folder, [(3, "pool_backward(...) with tied maxima: dA_prev "
+                                              "differs")])
+        yield checked.functions
+
+    monkeypatch.setattr(cli, "checked_answers", check)
+    return checked
+
+
+def test_tasks_dir_trains_on_its_functions(tmp_path, fake_job, monkeypatch, capsys,
+                                           stand_in_check):
+    """--tasks DIR: the folder is checked, the NumPy model is built on the checked functions
+    (a 'tasks' engine on them, not the repository's), and the table and results.json name the
+    folder (as given; absolute in results.json)."""
+    built = []
+    monkeypatch.setattr(cli, "build", lambda impl, seed, engine=None: (
+        built.append(engine), FakeModel(impl, seed))[1])
+    out = tmp_path / "out"
+    assert main(["--impl", "numpy", "--tasks", "tests/loop_answers", "--out", str(out)]) == 0
+    assert stand_in_check == ["tests/loop_answers"]
+    (engine,) = built
+    assert engine.name == "tasks"
+    assert engine.forward.__self__.functions is stand_in_check.functions
+    assert engine.conv_forward is stand_in_check.functions.conv_forward
+    name = "NumPy (tasks 0-3 of tests/loop_answers)"
+    assert name in capsys.readouterr().out
+    row = json.loads((out / "results.json").read_text())["numpy"]
+    assert row["implementation"] == name and row["engine"] == "tasks"
+    assert row["task_files"] == os.path.abspath("tests/loop_answers")
+
+
+def test_tasks_dir_refused_before_training(tmp_path, capsys, no_training, stand_in_check):
+    """Answers the check refuses: exit 2 before any data or training, the task and its case
+    named on stderr with the grader's command for a full report, and the --out folder made
+    for the run removed again."""
+    out = tmp_path / "out"
+    assert main(["--tasks", "wrong/", "--data", str(tmp_path / "missing.npz"),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "task 3 (3-pool_backward.py): pool_backward(...) with tied maxima" in err
+    assert "python -m lenet.grade wrong/" in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tasks", "answers", "--numpy-engine", "fused"], "--numpy-engine fused"),
+    (["--tasks", "answers", "--impl", "tf1", "keras"], "--impl"),
+])
+def test_tasks_dir_usage_errors(args, message, tmp_path, capsys, no_training, stand_in_check):
+    """--tasks DIR beside another engine, or without the NumPy model: a usage error (exit 2)
+    before the check, naming the clash."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args + ["--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert_usage_error(capsys.readouterr().err, message)
+    assert stand_in_check == []

@@ -21,17 +21,20 @@ from lenet.data import demo_images
 from lenet.options import check_output_folders, demo_parser, load_or_exit, parse_demo_args
 from lenet.tasks import ROOT
 
+from tf_log import bare_tensorflow_noise, noise, user_env
+
 
 MAINS = ["0-main.py", "1-main.py", "2-main.py", "3-main.py"]
 TIMEOUT = 300  # seconds; tasks 0-3 take a few, one epoch of 4-5 about ten
 
 
-def run_main(name, cwd, *args):
-    """Run tests/<name> with ``cwd`` as working directory; return it."""
+def run_main(name, cwd, *args, env=None):
+    """Run tests/<name> with ``cwd`` as working directory, in ``env`` (default: the user's,
+    TF_CPP_MIN_LOG_LEVEL unset); return it."""
     script = os.path.join("tests", name) if cwd == ROOT else name
     return subprocess.run([sys.executable, script, *map(str, args)],
                           cwd=str(cwd), capture_output=True, text=True,
-                          timeout=TIMEOUT)
+                          timeout=TIMEOUT, env=user_env() if env is None else env)
 
 
 def expected_lines(name, m):
@@ -315,6 +318,38 @@ def test_training_main_default_data(name, tmp_path):
     accuracy, n_test = check_training_output(result, name, 1, tmp_path)
     assert n_test == len(splits.X_test)
     assert accuracy > 0.8, result.stdout
+    assert noise(result.stderr) == [], result.stderr  # TensorFlow's start-up lines
+
+
+@pytest.fixture(scope="module")
+def bare_noise():
+    """What a bare ``import tensorflow`` prints here: {None: unset, 0: TF_CPP_MIN_LOG_LEVEL=0}
+    -> its start-up lines; skips when it prints none (nothing to hide on this machine)."""
+    bare = {level: bare_tensorflow_noise(level) for level in (None, 0)}
+    if not bare[None]:
+        pytest.skip("TensorFlow prints no start-up line on this machine")
+    return bare
+
+
+def noise_words(lines):
+    """Which of "cuInit" and "oneDNN" the lines mention."""
+    return {word for word in ("cuInit", "oneDNN") if any(word in line for line in lines)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TRAINING_MAINS)
+def test_training_main_quiet_unless_asked(name, tmp_path, bare_noise):
+    """Mains 4 and 5 print none of TensorFlow's start-up lines ("E0000 ... cuInit", oneDNN)
+    when the user has not set TF_CPP_MIN_LOG_LEVEL, although a bare ``import tensorflow``
+    prints some here; with TF_CPP_MIN_LOG_LEVEL=0 TensorFlow's own lines come through, as the
+    user asked."""
+    args = ("--epochs", 0, "--data", "embedded", "--out", tmp_path)
+    result = run_main(name, ROOT, *args)
+    assert result.returncode == 0, result.stderr
+    assert noise(result.stderr) == [], result.stderr
+    asked = run_main(name, ROOT, *args, env=user_env(TF_CPP_MIN_LOG_LEVEL="0"))
+    assert asked.returncode == 0, asked.stderr
+    assert noise_words(noise(asked.stderr)) == noise_words(bare_noise[0]) != set()
 
 
 @pytest.mark.slow
