@@ -133,3 +133,19 @@ def tf_pool_gradient(dA, A_prev, kernel_shape, stride, mode):
             return None
         loss = tf.reduce_sum(out[:, :h_new, :w_new] * np.asarray(dA, np.float64))
     return tape.gradient(loss, A).numpy()
+
+
+def max_pool_gradient_all_ties(dA, A_prev, kernel_shape, stride):
+    """The contract's max-pool gradient in float64, where TensorFlow's differs (ties): every
+    element equal to its window's maximum receives the window's full gradient; overlapping
+    windows add up. Written from the definition, one window position at a time."""
+    kh, kw = kernel_shape
+    sh, sw = stride
+    dA_prev = np.zeros(np.shape(A_prev))
+    for y in range(dA.shape[1]):
+        for x in range(dA.shape[2]):
+            rows, cols = slice(y * sh, y * sh + kh), slice(x * sw, x * sw + kw)
+            window = A_prev[:, rows, cols]                                # (m, kh, kw, c)
+            is_max = window == window.max(axis=(1, 2), keepdims=True)
+            dA_prev[:, rows, cols] += is_max * dA[:, y:y + 1, x:x + 1]   # (m, 1, 1, c) each
+    return dA_prev

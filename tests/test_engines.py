@@ -19,9 +19,10 @@ import pytest
 
 from lenet import answers, model
 from lenet.answers import (AnswersRefused, check_task, checked_answers, copy_answers,
-                           max_pool_gradient_all_ties, task_cases)
+                           task_cases)
 from lenet.data import load_mnist, one_hot
 from lenet.model import NumpyLeNet5, task_engine
+from lenet.references import max_pool_gradient_all_ties
 from lenet.tasks import LAYER_TASKS, ROOT, load_tasks
 
 from oracles import tf_pool_gradient
@@ -135,8 +136,9 @@ def test_tie_reference():
 
 def test_check_cases_cover_the_exercise():
     """The cases hold what the exercise asks: 'same' and 'valid' with stride 1 and above for
-    tasks 0 and 2, overlapping windows for 'max' and 'avg' in tasks 1 and 3; all float64 and
-    tiny (a loop answer runs them in a blink)."""
+    tasks 0 and 2, overlapping windows for 'max' and 'avg' in tasks 1 and 3; all float64, tiny
+    (a loop answer runs them in a blink) but for one medium case per task, whose input is larger
+    than what an answer right only on small inputs handles (tests/wrong_answers/small_only)."""
     for task in (0, 2):
         calls = [case.call for case in task_cases(task)]
         for padding in ("'same'", "'valid'"):
@@ -147,9 +149,13 @@ def test_check_cases_cover_the_exercise():
         for mode in ("max", "avg"):
             assert any(m == mode and (k[0] > s[0] or k[1] > s[1]) for k, s, m in geometries)
     for task in range(4):
+        sizes = []
         for case in task_cases(task):
             arrays = [a for a in case.args if isinstance(a, np.ndarray)]
-            assert all(a.dtype == np.float64 and a.size <= 300 for a in arrays), case.call
+            assert all(a.dtype == np.float64 for a in arrays), case.call
+            sizes.append(max(a.size for a in arrays))
+        assert sorted(sizes)[-1] > 800 >= sorted(sizes)[-2], (task, sizes)
+        assert max(sizes) <= 10000, (task, sizes)
 
 
 def test_check_compares_only_what_the_contract_fixes():

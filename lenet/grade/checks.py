@@ -129,17 +129,8 @@ def pool_grad(dA, A, kernel_shape, stride, mode):
 
 
 def max_pool_grad_all_ties(dA, A, kernel_shape, stride):
-    """The contract's max-pool gradient: each window sends its full gradient to every element
-    equal to its maximum (mask formula, one window position at a time); overlaps add up."""
-    kh, kw = kernel_shape
-    sh, sw = stride
-    dA_prev = np.zeros(A.shape)
-    for y in range(dA.shape[1]):
-        for x in range(dA.shape[2]):
-            window = A[:, y * sh:y * sh + kh, x * sw:x * sw + kw, :]
-            mask = window == window.max(axis=(1, 2), keepdims=True)
-            dA_prev[:, y * sh:y * sh + kh, x * sw:x * sw + kw, :] += mask * dA[:, y:y + 1, x:x + 1]
-    return dA_prev
+    """The contract's max-pool gradient (every tied maximum receives the window's gradient)."""
+    return references.max_pool_gradient_all_ties(dA, A, kernel_shape, stride)
 
 
 def finite_differences(loss, x, step=1e-5):
