@@ -40,11 +40,12 @@ order, takes the window's gradient). What it does differently:
   than the copies that fill them.
 
 The padding and the windows are gathered by ``lenet.layers`` (``padded_slab``,
-``window_rows``, ``window_columns``), as in its general layers.
+``window_view``, ``window_rows``, ``window_columns``), as in its general
+layers.
 """
 import numpy as np
 
-from lenet.layers import padded_slab, window_columns, window_rows
+from lenet.layers import padded_slab, window_columns, window_rows, window_view
 
 FEW_CHANNELS = 4  # below this c_prev, the phase-plane GEMM is used
 PLANES = ((0, 0), (0, 1), (1, 0), (1, 1))  # offsets (dy, dx) in a 2x2 window
@@ -130,8 +131,8 @@ def conv_pool_forward(A_prev, W, b, padding, workspace=None):
         # Phase planes (36 c_prev, rows), the (kh + 1) x (kw + 1) windows
         # at stride 2: S[a, b, c, n, y', x'] = A_pad[n, 2 y' + a, 2 x' + b, c]
         K_phase = (kh + 1) * (kw + 1) * c_prev
-        cols = window_columns(A_pad, kh + 1, kw + 1, 2, 2, _buffer(
-            workspace, "cols", (K_phase, rows), dtype))
+        cols = window_columns(window_view(A_pad, kh + 1, kw + 1, 2, 2),
+                              _buffer(workspace, "cols", (K_phase, rows), dtype))
         phase_W = np.zeros((c_new * 4, len(cols)), dtype)
         phase_W.flat[_phase_index(*W.shape)] = W.ravel()
         # (4 c_new, 36 c_prev) @ (36 c_prev, rows) -> (c_new, 4, rows)
@@ -144,8 +145,9 @@ def conv_pool_forward(A_prev, W, b, padding, workspace=None):
         # A_pad from (dy, dx) on, rows (n, y', x'), each window a row
         cols = _buffer(workspace, "cols", (4, rows, kh * kw * c_prev), dtype)
         for o, (dy, dx) in enumerate(PLANES):
-            window_rows(A_pad[:, dy:dy + 2 * h_half + kh - 2,
-                              dx:dx + 2 * w_half + kw - 2], kh, kw, 2, 2, cols[o])
+            plane = A_pad[:, dy:dy + 2 * h_half + kh - 2,
+                          dx:dx + 2 * w_half + kw - 2]
+            window_rows(window_view(plane, kh, kw, 2, 2), cols[o])
         cols = cols.reshape(4 * rows, -1)
         # (4 * rows, K) @ (K, c_new) -> (4, rows, c_new)
         Z = _buffer(workspace, "Z", (4, rows, c_new), dtype)

@@ -625,28 +625,27 @@ def window_view(slab, kh, kw, step_h, step_w):
         writeable=False)
 
 
-def window_rows(slab, kh, kw, step_h, step_w, out=None):
-    """Every window of the slab (see window_view) as a row of a (n * rows * w_new, K) matrix,
-    K = kh * kw * c, columns ordered like W.reshape(K, c_new): copied a window row (kw * c
-    values, one run where the slab's pixels follow each other) at a time, into `out` (a
-    C-contiguous array of R * K values) if given; with out None, no copy where the windows tile
-    the slab (1 x 1 kernels at stride 1, a kernel as large as the image)."""
-    windows = window_view(slab, kh, kw, step_h, step_w)
-    n, rows, w_new, _, _, c = windows.shape
+def window_rows(windows, out=None):
+    """The windows of a window_view (n, rows, w_new, kh, kw, c) as the rows of an (n * rows *
+    w_new, K) matrix, K = kh * kw * c, columns ordered like W.reshape(K, c_new): copied a window
+    row (kw * c values, one run where the slab's pixels follow each other) at a time, into `out`
+    (a C-contiguous array of R * K values) if given; with out None, no copy where the windows
+    tile the slab (1 x 1 kernels at stride 1, a kernel as large as the image)."""
+    n, rows, w_new, kh, kw, c = windows.shape
     runs = windows  # (n, rows, w_new, kh, kw * c) where a window's row is one run in memory
-    if slab.strides[2] == c * slab.strides[3]:
+    if windows.strides[4] == c * windows.strides[5]:
         runs = windows.reshape(n, rows, w_new, kh, kw * c)
     return copy_runs(runs, _shaped(out, runs.shape)).reshape(n * rows * w_new, -1)
 
 
-def window_columns(slab, kh, kw, step_h, step_w, out=None):
-    """Every window of the slab (see window_view) as a column of a (K, n * rows * w_new) matrix,
-    rows ordered (i, j, c) like W.reshape(K, c_new): copied in runs of w_new windows, into
-    `out` (a C-contiguous array of K * R values) if given; with out None, into a new array
-    unless the windows already lie so in memory."""
-    windows = window_view(slab, kh, kw, step_h, step_w)
+def window_columns(windows, out=None):
+    """The windows of a window_view (n, rows, w_new, kh, kw, c) as the columns of a (K, n * rows
+    * w_new) matrix, rows ordered (i, j, c) like W.reshape(K, c_new): copied in runs of w_new
+    windows, into `out` (a C-contiguous array of K * R values) if given; with out None, into a
+    new array unless the windows already lie so in memory."""
+    n, rows, w_new, kh, kw, c = windows.shape
     columns = windows.transpose(3, 4, 5, 0, 1, 2)  # (kh, kw, c, n, rows, w_new)
-    return copy_runs(columns, _shaped(out, columns.shape)).reshape(kh * kw * slab.shape[3], -1)
+    return copy_runs(columns, _shaped(out, columns.shape)).reshape(kh * kw * c, -1)
 
 
 def _shaped(out, shape):
@@ -668,11 +667,10 @@ def window_matrix(slab, kh, kw, step_h, step_w):
     with fewer, a window's row holds few values, and the windows are copied channel-first, a
     column per window in runs of w_new (window_columns), and returned transposed (BLAS
     multiplies that view without a copy)."""
-    c_prev = slab.shape[3]
-    if (c_prev >= settings.channel_last_from
-            or window_view(slab, kh, kw, step_h, step_w).flags.c_contiguous):
-        return window_rows(slab, kh, kw, step_h, step_w)
-    return window_columns(slab, kh, kw, step_h, step_w).T
+    windows = window_view(slab, kh, kw, step_h, step_w)
+    if slab.shape[3] >= settings.channel_last_from or windows.flags.c_contiguous:
+        return window_rows(windows)
+    return window_columns(windows).T
 
 
 # Products handed to BLAS

@@ -123,26 +123,28 @@ def test_padded_slab_into_a_kept_array():
 @pytest.mark.parametrize("channels", [1, 2, 6])
 @pytest.mark.parametrize("step", [(1, 1), (2, 2), (3, 1)])
 def test_window_rows_and_columns_into_a_given_array(channels, step):
-    """window_rows and window_columns copy every window into a given C-contiguous array (a row
-    or a column per window, ordered as W is flattened) and return it reshaped; a
-    non-contiguous or wrongly sized array is refused."""
+    """window_view is a view of every window; window_rows and window_columns copy its windows
+    into a given C-contiguous array (a row or a column per window, ordered as W is flattened)
+    and return it reshaped; a non-contiguous or wrongly sized array is refused."""
     slab = np.random.default_rng(2).standard_normal((2, 9, 8, channels))
     kh, kw = 3, 2
     rows, columns = (9 - kh) // step[0] + 1, (8 - kw) // step[1] + 1
     want = np.array([slab[n, y * step[0]:y * step[0] + kh, x * step[1]:x * step[1] + kw].ravel()
                      for n in range(2) for y in range(rows) for x in range(columns)])
+    windows = layers.window_view(slab, kh, kw, *step)
+    assert windows.shape == (2, rows, columns, kh, kw, channels) and np.shares_memory(windows, slab)
     out = np.empty(want.shape)
-    got = layers.window_rows(slab, kh, kw, *step, out)
+    got = layers.window_rows(windows, out)
     assert np.shares_memory(got, out)
     np.testing.assert_array_equal(got, want)
     out = np.empty(want.T.shape)
-    got = layers.window_columns(slab, kh, kw, *step, out)
+    got = layers.window_columns(windows, out)
     assert np.shares_memory(got, out)
     np.testing.assert_array_equal(got, want.T)
     np.testing.assert_array_equal(layers.window_matrix(slab, kh, kw, *step), want)
     for bad in (np.empty(want.T.shape).T, np.empty(want.size + 1)):
         with pytest.raises(ValueError, match="out"):
-            layers.window_rows(slab, kh, kw, *step, bad)
+            layers.window_rows(windows, bad)
 
 
 def strided_views(rng, dtype):
