@@ -1,10 +1,11 @@
 """The four layers of tasks 0-3, fast: the same functions under the same contract.
 
 ``conv_forward``, ``pool_forward``, ``conv_backward`` and ``pool_backward`` take the task files'
-arguments, check them the same way and return the same results (the conventions, ties, NaN and
+arguments, check them the same way and keep the same contract (the conventions, ties, NaN and
 inf, dtypes, errors and NumPy 1.x's float32 products of ``SPEC.md``), with memory bounded by
-chunks on any shape. Where the task files are the answer a teacher hands out, this module is
-where the speed lives, once:
+chunks on any shape; results differ from the task files' at most by the order of float sums.
+Where the task files are the answer a teacher hands out, this module is where the speed lives,
+once:
 
 - a convolution gathers the zero-padded input its windows read (``padded_slab``) and copies its
   windows into one matrix (``window_matrix``), channel-last or channel-first, short runs of
@@ -95,7 +96,9 @@ class Tuning:
     product_bytes: int = 2 ** 22
 
 
-settings = Tuning()  # the current settings, read by the layers at each call
+# The current settings, read by the layers at each call (read them as lenet.layers.settings:
+# `from lenet.layers import settings` keeps the object of that moment).
+settings = Tuning()
 
 
 @contextlib.contextmanager
@@ -106,7 +109,8 @@ def tuning(**changes):
     >>> with tuning(gemm_macs=2 ** 18):
     ...     Z = conv_forward(A_prev, W, b, activation)      # doctest: +SKIP
 
-    An unknown field is a TypeError before the block runs. Yields the settings in force.
+    An unknown field is a TypeError before the block runs. Yields the settings in force. The
+    settings are the process's: a block changes them for every thread.
     """
     global settings
     saved = settings
