@@ -1,31 +1,30 @@
 #!/usr/bin/env python3
-"""How the size of the BLAS calls of tasks 0 and 2 moves their speed here.
+"""How the size of the BLAS calls of lenet/layers.py's convolutions moves their speed here.
 
     python benchmarks/blocks.py                # LeNet-5's layers (half a minute)
     python benchmarks/blocks.py --one-thread   # BLAS held to one thread
     python benchmarks/blocks.py --busy         # one core kept busy
     python benchmarks/blocks.py --quick        # tiny layers, a smoke test
 
-0-conv_forward.py and 2-conv_backward.py hand a product of fewer than
-THREAD_MACS multiply-adds to BLAS as a stack of calls of about GEMM_MACS
-multiply-adds each (see their _block_rows); a larger product is one call.
-Which call size is fastest is the BLAS's business, not the layer's. The
-OpenBLAS of NumPy's wheels for Linux and Windows keeps a call of 2**19 on
-one thread and spreads one of 2**20 over two; on CPUs with AVX-512 it also
-computes calls of at most 10**6 multiply-adds with kernels for small
+lenet.layers' conv_forward and conv_backward hand a product of fewer than
+settings.thread_macs multiply-adds to BLAS as a stack of calls of about
+settings.gemm_macs multiply-adds each (see lenet.layers.Tuning); a larger
+product is one call. Which call size is fastest is the BLAS's business, not
+the layer's. The OpenBLAS of NumPy's wheels for Linux and Windows keeps a
+call of 2**19 on one thread and spreads a larger one over several threads;
+on CPUs with AVX-512 it also computes small calls with kernels for small
 matrices. Other BLAS libraries (MKL, Accelerate) draw their own lines.
 
 This script times LeNet-5's two convolutions, forward and backward, in
-float64 and float32, with GEMM_MACS set to each power of two from 2**15 to
-2**23 and with every product as one call (THREAD_MACS = 0), round after
+float64 and float32, with gemm_macs set to each power of two from 2**15 to
+2**23 and with every product as one call (thread_macs = 0), round after
 round, every setting of every layer in each round, so that a load that
 comes and goes hits all settings alike. It prints each median time over the
-median with the task files' own GEMM_MACS: a row whose smallest ratio lies
-well below 1 says that this machine's BLAS wants another size. The sizes
-are set on the modules this script imports, never in the files, and restored
-after each setting. --one-thread holds BLAS to one thread through
-threadpoolctl (in requirements.txt), as OPENBLAS_NUM_THREADS=1 would from
-the shell.
+median with lenet.layers' default gemm_macs: a row whose smallest ratio lies
+well below 1 says that this machine's BLAS wants another size. The sizes are
+set with lenet.layers.tuning for each timing, and restored after it.
+--one-thread holds BLAS to one thread through threadpoolctl (in
+requirements.txt), as OPENBLAS_NUM_THREADS=1 would from the shell.
 """
 import argparse
 import contextlib
@@ -39,11 +38,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
-from layers import busy_core, identity  # noqa: E402
-from lenet.tasks import task_module  # noqa: E402
+from layers import busy_core, identity  # noqa: E402  (benchmarks/layers.py)
+from lenet import layers as fast  # noqa: E402  (lenet/layers.py)
 
-FORWARD = task_module("0-conv_forward.py")
-BACKWARD = task_module("2-conv_backward.py")
 SIZES = [2 ** k for k in range(15, 24)]
 ONE_CALL = "one call"
 
@@ -55,43 +52,35 @@ QUICK = [("8x8x1 * 3x3x1x2 same", (16, 8, 8, 1), (3, 3, 1, 2), "same"),
          ("6x6x2 * 3x3x2x4 valid", (16, 6, 6, 2), (3, 3, 2, 4), "valid")]
 
 
-def workloads(layers, seed=0):
+def workloads(shapes, seed=0):
     """(name, dtype name, call) for each layer forward and backward, float64
-    then float32; each call runs the task function on fixed random data."""
+    then float32; each call runs lenet.layers' function on fixed random
+    data."""
     rng = np.random.default_rng(seed)
     calls = []
     for dtype in (np.float64, np.float32):
-        for label, a_shape, w_shape, padding in layers:
+        for label, a_shape, w_shape, padding in shapes:
             A = rng.standard_normal(a_shape).astype(dtype)
             W = rng.standard_normal(w_shape).astype(dtype)
             b = rng.standard_normal((1, 1, 1, w_shape[3])).astype(dtype)
-            Z = FORWARD.conv_forward(A, W, b, identity, padding)
+            Z = fast.conv_forward(A, W, b, identity, padding)
             dZ = rng.standard_normal(Z.shape).astype(dtype)
             name = np.dtype(dtype).name
             calls.append(("conv fwd " + label, name, lambda A=A, W=W, b=b,
-                          p=padding: FORWARD.conv_forward(A, W, b, identity,
-                                                          p)))
+                          p=padding: fast.conv_forward(A, W, b, identity, p)))
             calls.append(("conv bwd " + label, name, lambda A=A, W=W, b=b,
-                          p=padding, dZ=dZ: BACKWARD.conv_backward(
+                          p=padding, dZ=dZ: fast.conv_backward(
                               dZ, A, W, b, p)))
     return calls
 
 
-@contextlib.contextmanager
 def setting(size):
-    """Within the block, the task files hand products to BLAS in calls of
-    about `size` multiply-adds (ONE_CALL: each product as one call)."""
-    saved = [(m, m.GEMM_MACS, m.THREAD_MACS) for m in (FORWARD, BACKWARD)]
-    try:
-        for module, _, _ in saved:
-            if size == ONE_CALL:
-                module.THREAD_MACS = 0
-            else:
-                module.GEMM_MACS = size
-        yield
-    finally:
-        for module, gemm_macs, thread_macs in saved:
-            module.GEMM_MACS, module.THREAD_MACS = gemm_macs, thread_macs
+    """A context manager: within it, lenet.layers hands products to BLAS in
+    calls of about `size` multiply-adds (ONE_CALL: each product as one
+    call); its settings are restored after it."""
+    if size == ONE_CALL:
+        return fast.tuning(thread_macs=0)
+    return fast.tuning(gemm_macs=size)
 
 
 def measure(calls, settings, rounds):
@@ -130,7 +119,7 @@ def blas_line():
 
 def table(calls, times, settings, current):
     """Print each workload's median times over its median at `current`."""
-    print("time over the time at GEMM_MACS = {} (median of {} rounds)".format(
+    print("time over the time at gemm_macs = {} (median of {} rounds)".format(
         label(current), len(times[0, current])))
     print("{:<40} {:>7} {:>8} ".format("workload", "dtype", "ms")
           + " ".join("{:>5}".format(label(s)) for s in settings) + "  fastest")
@@ -148,15 +137,15 @@ def table(calls, times, settings, current):
     print("{:<40} {:>7} {:>8} ".format("geometric mean", "", "")
           + " ".join("{:>5.2f}".format(math.exp(sum(logs[s]) / len(logs[s])))
                      for s in settings))
-    print("one: every product as one call (THREAD_MACS = 0)")
+    print("one: every product as one call (thread_macs = 0)")
 
 
 def main(argv=None):
     """Parse the options, time the settings and print the table."""
     parser = argparse.ArgumentParser(
-        description="Time LeNet-5's convolutions (tasks 0 and 2) with their "
+        description="Time LeNet-5's convolutions (lenet/layers.py) with their "
         "products handed to BLAS in calls of 2^15 to 2^23 multiply-adds, and "
-        "as one call each, against the task files' GEMM_MACS.")
+        "as one call each, against lenet.layers' default gemm_macs.")
     parser.add_argument("--rounds", type=int, default=9, metavar="N",
                         help="timed rounds (default 9)")
     parser.add_argument("--quick", action="store_true",
@@ -177,7 +166,7 @@ def main(argv=None):
             parser.error("--one-thread needs threadpoolctl: pip install "
                          "threadpoolctl")
         limits = threadpool_limits(1, user_api="blas")
-    current = FORWARD.GEMM_MACS
+    current = fast.settings.gemm_macs
     settings = sorted(set(SIZES) | {current}) + [ONE_CALL]
     calls = workloads(QUICK if args.quick else FULL)
     with limits, busy_core(args.busy):

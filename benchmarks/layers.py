@@ -1,35 +1,46 @@
 #!/usr/bin/env python3
-"""Speed and memory of tasks 0-3 against TensorFlow and plain-loop code.
+"""Speed and memory of lenet/layers.py and tasks 0-3 against TensorFlow and plain loops.
 
     python benchmarks/layers.py              # both speed tables (a few minutes)
     python benchmarks/layers.py --memory     # peak memory, 50,000 images
     python benchmarks/layers.py --quick      # tiny workloads, a smoke test
     python benchmarks/layers.py --busy       # the same with one core busy
-    python benchmarks/layers.py --tf-one-thread   # TensorFlow on one thread
+    python benchmarks/layers.py --tf-all-threads   # TensorFlow on all cores
 
 Two tables. The first times the standard workloads (LeNet-5's layers and a
-wider one); the second, "shapes that punish shortcuts", times shapes where
-cost can stop following the work (a kernel as large as the image, strided
-patches, 'same' padding with a large stride that no window mostly reads,
-one image whose windows exceed the memory budget), with each call's peak
-memory beyond its outputs and the bounds of issue 10: ours/TF <= 5 and
-64 MiB. The course's 'same' with a stride has no TensorFlow twin; TensorFlow
-then gets the same padding, explicitly (tf.pad, then 'VALID').
+wider one) by lenet/layers.py (where the speed lives), by the task files
+0-3 (the answer a teacher hands out) and by TensorFlow; its last lines give
+the geometric means of layers/TF and tasks/TF with their worst rows, beside
+the targets of issue 21 (layers: geometric mean <= 1.0, no row above 1.5;
+tasks: geometric mean <= 2.5). The second, "shapes that punish shortcuts",
+times lenet/layers.py on shapes where cost can stop following the work (a
+kernel as large as the image, strided patches, 'same' padding with a large
+stride that no window mostly reads, one image whose windows exceed the
+memory budget), with each call's peak memory beyond its outputs and the
+bounds of issue 10: layers/TF <= 5 and 64 MiB. The course's 'same' with a
+stride has no TensorFlow twin; TensorFlow then gets the same padding,
+explicitly (tf.pad, then 'VALID').
 
-Every workload is checked first: TensorFlow's result (and, in the first
-table, the loop reference's) must agree with ours. Then, in this one
-process, the first table's workloads run round after round, every workload
-in each round, each by ours, TensorFlow and the peers in turn (the loops in
-the first three rounds), so that a load that comes and goes hits all
-libraries and all rows alike; the second table's shapes run one after the
-other, ours and TensorFlow in turn. The tables show medians and their
-ratios. TensorFlow runs with its defaults (oneDNN on, all cores) inside
-tf.function. In the first table, PyTorch (NHWC arrays as channels_last
-views, its convolution and pooling ops and their backward ops) and JAX
-(jit, NHWC, the gradients by jax.vjp) join as peers with their defaults
-when they are installed (they are optional, not in requirements.txt),
-checked against ours like TensorFlow, and the table adds ours/best: ours
-over the fastest peer.
+The comparison is per core: TensorFlow is held to one thread (intra- and
+inter-op), as our layers run all but their largest products on one thread;
+--tf-all-threads gives TensorFlow its defaults (all cores) instead.
+
+Every workload is checked first: TensorFlow's result, the task files' and,
+in the first table, the loop reference's must agree with lenet.layers'.
+Then, in this one process, the first table's workloads run round after
+round, every workload in each round, each by layers, tasks, TensorFlow and
+the peers in turn (the loops in the first three rounds), so that a load
+that comes and goes hits all implementations and all rows alike, in an
+order reversed every other round, so that each runs first (after other
+work, its inputs out of cache) as often as the others; the
+second table's shapes run one after the other, layers and TensorFlow in
+turn. The tables show medians and their ratios. TensorFlow runs with oneDNN
+on, inside tf.function. In the first table, PyTorch (NHWC arrays as
+channels_last views, its convolution and pooling ops and their backward
+ops) and JAX (jit, NHWC, the gradients by jax.vjp) join as peers with their
+defaults when they are installed (they are optional, not in
+requirements.txt), checked against ours like TensorFlow, and the table adds
+layers/best: lenet/layers.py over the fastest peer.
 """
 import argparse
 import contextlib
@@ -49,15 +60,20 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 import loops  # noqa: E402  (benchmarks/loops.py, the plain-loop reference)
+from lenet import layers as package_layers  # noqa: E402  (lenet/layers.py)
 from lenet.tasks import task_function  # noqa: E402
 
 MIB = 2 ** 20
 MEMORY_LIMIT = 512 * MIB
 
-conv_forward = task_function("0-conv_forward.py", "conv_forward")
-pool_forward = task_function("1-pool_forward.py", "pool_forward")
-conv_backward = task_function("2-conv_backward.py", "conv_backward")
-pool_backward = task_function("3-pool_backward.py", "pool_backward")
+TASK_FILES = {"conv_forward": "0-conv_forward.py",
+              "pool_forward": "1-pool_forward.py",
+              "conv_backward": "2-conv_backward.py",
+              "pool_backward": "3-pool_backward.py"}
+# The two implementations timed: {function name: function}
+LAYERS = {name: getattr(package_layers, name) for name in TASK_FILES}
+TASKS = {name: task_function(task_file, name)
+         for name, task_file in TASK_FILES.items()}
 
 
 def identity(Z):
@@ -104,7 +120,7 @@ QUICK_HOSTILE = [
     ("conv fwd", (2, 32, 32, 3), (8, 8, 3, 4), "valid", (8, 8)),
     ("conv bwd", (3, 16, 16, 1), (3, 3, 1, 1), "same", (16, 16)),
 ]
-HOSTILE_RATIO = 5.0  # ours/TF at most
+HOSTILE_RATIO = 5.0  # layers/TF at most
 HOSTILE_MIB = 64  # peak memory beyond the outputs at most
 
 
@@ -135,10 +151,12 @@ def tf_padding(padding, shape, kernel, stride):
 
 def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng,
                   inputs=None):
-    """Four callables over fresh random inputs, each returning a tuple of
-    numpy arrays: ours and TensorFlow's on the whole batch, then the loops'
-    and ours on the first n images (called with n). The inputs go into the
-    dict ``inputs`` if one is given (for the optional peers)."""
+    """Three callables over fresh random inputs, each returning a tuple of
+    numpy arrays: ours(functions, n=None) runs the workload by one
+    implementation's functions (LAYERS or TASKS) on the whole batch, or on
+    its first n images; TensorFlow's runs it on the whole batch; the loops'
+    on the first n images (called with n). The inputs go into the dict
+    ``inputs`` if one is given (for the optional peers)."""
     inputs = {} if inputs is None else inputs
     A = inputs["A"] = rng.standard_normal(shape).astype(dtype)
     strides = (1,) + tuple(stride) + (1,)
@@ -152,15 +170,14 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng,
     if kind == "conv fwd":
         tf_forward = tf.function(lambda A, W, b: tf.nn.bias_add(tf.nn.conv2d(
             tf.pad(A, pads), W, strides, tf_pad), b))
-        return (lambda: (conv_forward(A, W, b, identity, padding, stride),),
+        return (lambda functions, n=None: (functions["conv_forward"](
+                    A[:n], W, b, identity, padding, stride),),
                 lambda: (tf_forward(A_t, W_t, b_t).numpy(),),
                 lambda n: (loops.conv_forward(A[:n], W, b, identity, padding,
-                                              stride),),
-                lambda n: (conv_forward(A[:n], W, b, identity, padding,
-                                        stride),))
+                                              stride),))
     if kind == "conv bwd":
-        out_shape = conv_forward(A[:1], W, b, identity, padding,
-                                 stride).shape[1:]
+        out_shape = LAYERS["conv_forward"](A[:1], W, b, identity, padding,
+                                           stride).shape[1:]
         dZ = inputs["dZ"] = rng.standard_normal(
             (shape[0],) + out_shape).astype(dtype)
         dZ_t = tf.constant(dZ)
@@ -178,22 +195,21 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng,
                 strides=strides, padding=tf_pad)
             db = tf.reduce_sum(dZ, axis=(0, 1, 2), keepdims=True)
             return dA, dW, db
-        return (lambda: conv_backward(dZ, A, W, b, padding, stride),
+        return (lambda functions, n=None: functions["conv_backward"](
+                    dZ[:n], A[:n], W, b, padding, stride),
                 lambda: tuple(t.numpy() for t in tf_backward(A_t, W_t, dZ_t)),
                 lambda n: loops.conv_backward(dZ[:n], A[:n], W, b, padding,
-                                              stride),
-                lambda n: conv_backward(dZ[:n], A[:n], W, b, padding,
-                                        stride))
+                                              stride))
     mode = kind[:3]
     ksize = (1,) + tuple(kernel) + (1,)
     A_t = tf.constant(A)
     tf_pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
     if kind.endswith("fwd"):
         tf_forward = tf.function(lambda A: tf_pool(A, ksize, strides, "VALID"))
-        return (lambda: (pool_forward(A, kernel, stride, mode),),
+        return (lambda functions, n=None: (functions["pool_forward"](
+                    A[:n], kernel, stride, mode),),
                 lambda: (tf_forward(A_t).numpy(),),
-                lambda n: (loops.pool_forward(A[:n], kernel, stride, mode),),
-                lambda n: (pool_forward(A[:n], kernel, stride, mode),))
+                lambda n: (loops.pool_forward(A[:n], kernel, stride, mode),))
     out_t = tf_pool(A_t, ksize, strides, "VALID")
     dA = inputs["dA"] = rng.standard_normal(out_t.shape).astype(dtype)
     dA_t = tf.constant(dA)
@@ -205,11 +221,11 @@ def make_workload(tf, kind, shape, kernel, padding, stride, dtype, rng,
         tf_fn = tf.function(lambda A, out, dA: tf.raw_ops.AvgPoolGrad(
             orig_input_shape=tf.shape(A), grad=dA, ksize=ksize,
             strides=strides, padding="VALID"))
-    return (lambda: (pool_backward(dA, A, kernel, stride, mode),),
+    return (lambda functions, n=None: (functions["pool_backward"](
+                dA[:n], A[:n], kernel, stride, mode),),
             lambda: (tf_fn(A_t, out_t, dA_t).numpy(),),
             lambda n: (loops.pool_backward(dA[:n], A[:n], kernel, stride,
-                                           mode),),
-            lambda n: (pool_backward(dA[:n], A[:n], kernel, stride, mode),))
+                                           mode),))
 
 
 def optional_peers():
@@ -335,8 +351,20 @@ def timed(function):
     return time.perf_counter() - start
 
 
+# Issue 21's targets, per core: lenet/layers.py's geometric mean of
+# layers/TF and its worst row; the task files' geometric mean of tasks/TF.
+LAYERS_GEOMEAN, LAYERS_WORST, TASKS_GEOMEAN = 1.0, 1.5, 2.5
+
+
+def geometric_mean(values):
+    """The geometric mean of positive numbers."""
+    return math.exp(sum(map(math.log, values)) / len(values))
+
+
 def speed(workloads, repeat, loop_images):
-    """Check, time and print every workload in float64 and float32."""
+    """Check, time and print every workload in float64 and float32, by
+    lenet/layers.py, the task files, TensorFlow, the loops and the optional
+    peers; the geometric means of layers/TF and tasks/TF last."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     peers = optional_peers()
@@ -350,42 +378,48 @@ def speed(workloads, repeat, loop_images):
                                        np.dtype(dtype).name),
               file=sys.stderr, flush=True)
         inputs = {}
-        ours, theirs, loop, ours_slice = make_workload(tf, *workload, dtype,
-                                                       rng, inputs)
+        ours, theirs, loop = make_workload(tf, *workload, dtype, rng, inputs)
+        layers, tasks = partial(ours, LAYERS), partial(ours, TASKS)
         n = min(loop_images, workload[1][0])
-        check_agree(name + " TensorFlow", ours(), theirs(), dtype)
-        check_agree(name + " loops", ours_slice(n), loop(n), dtype)
+        check_agree(name + " TensorFlow", layers(), theirs(), dtype)
+        check_agree(name + " tasks", tasks(), layers(), dtype)
+        check_agree(name + " loops", ours(LAYERS, n), loop(n), dtype)
         others = {peer: PEER_WORKLOADS[peer](module, workload[0], inputs,
                                              *workload[2:])
                   for peer, module in peers.items()}
         for peer, function in others.items():
-            check_agree(name + " " + peer, ours(), function(), dtype)
-        functions = dict(ours=ours, tf=theirs, **others,
+            check_agree(name + " " + peer, layers(), function(), dtype)
+        functions = dict(layers=layers, tasks=tasks, tf=theirs, **others,
                          loops=partial(loop, n))
         prepared.append(dict(name=name, dtype=np.dtype(dtype).name,
                              loop_scale=workload[1][0] / n,
                              functions=functions,
                              times={who: [] for who in functions}))
-    # Round after round, every workload in turn, each by every library in
-    # turn: a load that comes and goes hits all libraries and all rows alike.
+    # Round after round, every workload in turn, each by every
+    # implementation in turn: a load that comes and goes hits all
+    # implementations and all rows alike. The first to run after other work
+    # runs slower (its inputs out of cache, a core waking up), so the order
+    # is reversed every other round: each runs first as often.
     loop_rounds = max(1, min(repeat, 3))
     for round_ in range(repeat):
         print("round {}/{}".format(round_ + 1, repeat), file=sys.stderr,
               flush=True)
         for case in prepared:
-            for who, function in case["functions"].items():
-                if who != "loops" or round_ < loop_rounds:
-                    case["times"][who].append(timed(function))
+            order = [(who, function) for who, function
+                     in case["functions"].items()
+                     if who != "loops" or round_ < loop_rounds]
+            for who, function in order[::-1] if round_ % 2 else order:
+                case["times"][who].append(timed(function))
     rows = []
     for case in prepared:
         median = {k: statistics.median(v) for k, v in case["times"].items()}
         median["loops"] *= case["loop_scale"]
         rows.append((case["name"], case["dtype"], median))
-    header = ("{:<40} {:>7} {:>9} {:>9} {:>10} {:>8} {:>10}".format(
-        "workload", "dtype", "ours ms", "TF ms", "loops ms", "ours/TF",
-        "loops/ours") + "".join(" {:>9}".format(peer + " ms")
-                                for peer in peers)
-        + (" {:>9}".format("ours/best") if peers else ""))
+    header = ("{:<40} {:>7} {:>9} {:>9} {:>9} {:>10} {:>9} {:>8} {:>11}"
+              .format("workload", "dtype", "layers ms", "tasks ms", "TF ms",
+                      "loops ms", "layers/TF", "tasks/TF", "loops/layers")
+              + "".join(" {:>9}".format(peer + " ms") for peer in peers)
+              + (" {:>11}".format("layers/best") if peers else ""))
     print("Median of {} rounds, each timing every workload in turn; loops "
           "timed on the first {} images of each batch and scaled to the full "
           "batch.".format(repeat, loop_images))
@@ -393,32 +427,38 @@ def speed(workloads, repeat, loop_images):
     print("-" * len(header))
     for name, dtype_name, median in rows:
         best = min(median[peer] for peer in ["tf", *peers])
-        print("{:<40} {:>7} {:9.2f} {:9.2f} {:10.1f} {:8.2f} {:10.0f}".format(
-            name, dtype_name, 1e3 * median["ours"], 1e3 * median["tf"],
-            1e3 * median["loops"], median["ours"] / median["tf"],
-            median["loops"] / median["ours"]) + "".join(
-                " {:9.2f}".format(1e3 * median[peer]) for peer in peers)
-            + (" {:9.2f}".format(median["ours"] / best) if peers else ""))
-    ratios = [median["ours"] / median["tf"] for _, _, median in rows]
-    geomean = math.exp(sum(map(math.log, ratios)) / len(ratios))
+        print("{:<40} {:>7} {:9.2f} {:9.2f} {:9.2f} {:10.1f} {:9.2f} {:8.2f} "
+              "{:11.0f}".format(
+                  name, dtype_name, 1e3 * median["layers"],
+                  1e3 * median["tasks"], 1e3 * median["tf"],
+                  1e3 * median["loops"], median["layers"] / median["tf"],
+                  median["tasks"] / median["tf"],
+                  median["loops"] / median["layers"])
+              + "".join(" {:9.2f}".format(1e3 * median[peer])
+                        for peer in peers)
+              + (" {:11.2f}".format(median["layers"] / best) if peers else ""))
     print("-" * len(header))
-    print("geometric mean of ours/TF over {} workloads: {:.2f} "
-          "(worst {:.2f})".format(len(ratios), geomean, max(ratios)))
+    for who, targets in (("layers", "target <= {:g}, no row above {:g}"
+                          .format(LAYERS_GEOMEAN, LAYERS_WORST)),
+                         ("tasks", "target <= {:g}".format(TASKS_GEOMEAN))):
+        ratios = [median[who] / median["tf"] for _, _, median in rows]
+        print("geometric mean of {}/TF over {} workloads: {:.2f} (worst "
+              "{:.2f}; {})".format(who, len(ratios), geometric_mean(ratios),
+                                   max(ratios), targets))
     if peers:
-        best = [median["ours"] / min(median[p] for p in ["tf", *peers])
+        best = [median["layers"] / min(median[p] for p in ["tf", *peers])
                 for _, _, median in rows]
-        print("geometric mean of ours/best peer: {:.2f} (worst {:.2f})"
-              .format(math.exp(sum(map(math.log, best)) / len(best)),
-                      max(best)))
+        print("geometric mean of layers/best peer: {:.2f} (worst {:.2f})"
+              .format(geometric_mean(best), max(best)))
     for peer, library in (("torch", "PyTorch"), ("jax", "JAX")):
         if peer not in peers:
             print("{}: skipped, not installed (optional)".format(library))
 
 
 def hostile(workloads, repeat):
-    """Check, time and measure every shape that punishes shortcuts, in
-    float64 and float32; print the second table. True if all are within
-    bounds."""
+    """Check, time and measure lenet/layers.py on every shape that punishes
+    shortcuts, in float64 and float32; print the second table. True if all
+    are within bounds."""
     import tensorflow as tf
     rng = np.random.default_rng(1)
     cases = [(w, dtype) for dtype in (np.float64, np.float32)
@@ -429,7 +469,8 @@ def hostile(workloads, repeat):
         print("[{:2}/{}] {} {}".format(number, len(cases), name,
                                        np.dtype(dtype).name),
               file=sys.stderr, flush=True)
-        ours, theirs, _, _ = make_workload(tf, *workload, dtype, rng)
+        ours, theirs, _ = make_workload(tf, *workload, dtype, rng)
+        ours = partial(ours, LAYERS)
         check_agree(name + " TensorFlow", ours(), theirs(), dtype)
         times = {"ours": [], "tf": []}
         for _ in range(repeat):  # interleaved: a load hits both alike
@@ -440,11 +481,11 @@ def hostile(workloads, repeat):
                      statistics.median(times["ours"]),
                      statistics.median(times["tf"]), beyond))
     print()
-    print("Shapes that punish shortcuts: median of {} interleaved runs; "
-          "bounds ours/TF <= {:g}, memory beyond outputs <= {} MiB."
-          .format(repeat, HOSTILE_RATIO, HOSTILE_MIB))
-    header = "{:<52} {:>7} {:>9} {:>9} {:>8} {:>11} {:>7}".format(
-        "workload", "dtype", "ours ms", "TF ms", "ours/TF", "beyond MiB",
+    print("Shapes that punish shortcuts, lenet/layers.py: median of {} "
+          "interleaved runs; bounds layers/TF <= {:g}, memory beyond outputs "
+          "<= {} MiB.".format(repeat, HOSTILE_RATIO, HOSTILE_MIB))
+    header = "{:<52} {:>7} {:>9} {:>9} {:>9} {:>11} {:>7}".format(
+        "workload", "dtype", "layers ms", "TF ms", "layers/TF", "beyond MiB",
         "bounds")
     print(header)
     print("-" * len(header))
@@ -452,7 +493,7 @@ def hostile(workloads, repeat):
     for name, dtype_name, ours_s, tf_s, beyond in rows:
         ok = ours_s / tf_s <= HOSTILE_RATIO and beyond <= HOSTILE_MIB * MIB
         within = within and ok
-        print("{:<52} {:>7} {:9.2f} {:9.2f} {:8.2f} {:11.1f} {:>7}".format(
+        print("{:<52} {:>7} {:9.2f} {:9.2f} {:9.2f} {:11.1f} {:>7}".format(
             name, dtype_name, 1e3 * ours_s, 1e3 * tf_s, ours_s / tf_s,
             beyond / MIB, "ok" if ok else "OUT"))
     print("-" * len(header))
@@ -493,31 +534,34 @@ def peak_beyond(function, *args, **kwargs):
 
 
 def memory(m):
-    """Print the peak memory of conv_forward and conv_backward on an
-    (m, 28, 28, 1) batch, 3x3x1x2 kernels, 'valid'."""
+    """Print the peak memory of conv_forward and conv_backward, of
+    lenet/layers.py and of the task files, on an (m, 28, 28, 1) batch,
+    3x3x1x2 kernels, 'valid'. True if all are within MEMORY_LIMIT."""
     rng = np.random.default_rng(0)
     print("Peak memory beyond inputs and outputs (tracemalloc), "
           "A_prev ({}, 28, 28, 1) * W (3, 3, 1, 2) 'valid', limit {} MiB"
           .format(m, MEMORY_LIMIT // MIB))
-    print("{:<14} {:>7} {:>13} {:>12} {:>14}".format(
-        "function", "dtype", "inputs MiB", "peak MiB", "beyond MiB"))
+    print("{:<14} {:>7} {:>7} {:>13} {:>12} {:>14}".format(
+        "function", "of", "dtype", "inputs MiB", "peak MiB", "beyond MiB"))
     worst = 0
     for dtype in (np.float64, np.float32):
         A = rng.standard_normal((m, 28, 28, 1)).astype(dtype)
         W = rng.standard_normal((3, 3, 1, 2)).astype(dtype)
         b = rng.standard_normal((1, 1, 1, 2)).astype(dtype)
         dZ = rng.standard_normal((m, 26, 26, 2)).astype(dtype)
-        for name, call, inputs in [
-                ("conv_forward", partial(
-                    conv_forward, A, W, b, identity, "valid"), A.nbytes),
-                ("conv_backward", partial(
-                    conv_backward, dZ, A, W, b, "valid"),
-                 A.nbytes + dZ.nbytes)]:
-            peak, beyond = peak_beyond(call)
-            worst = max(worst, beyond)
-            print("{:<14} {:>7} {:13.1f} {:12.1f} {:14.1f}".format(
-                name, np.dtype(dtype).name, inputs / MIB, peak / MIB,
-                beyond / MIB))
+        for who, functions in (("layers", LAYERS), ("tasks", TASKS)):
+            for name, call, inputs in [
+                    ("conv_forward", partial(
+                        functions["conv_forward"], A, W, b, identity,
+                        "valid"), A.nbytes),
+                    ("conv_backward", partial(
+                        functions["conv_backward"], dZ, A, W, b, "valid"),
+                     A.nbytes + dZ.nbytes)]:
+                peak, beyond = peak_beyond(call)
+                worst = max(worst, beyond)
+                print("{:<14} {:>7} {:>7} {:13.1f} {:12.1f} {:14.1f}".format(
+                    name, who, np.dtype(dtype).name, inputs / MIB,
+                    peak / MIB, beyond / MIB))
         del A, dZ, call  # free this dtype's arrays before the next one's
     return worst <= MEMORY_LIMIT
 
@@ -525,10 +569,11 @@ def memory(m):
 def main(argv=None):
     """Parse the options and print the speed or the memory table."""
     parser = argparse.ArgumentParser(
-        description="Time tasks 0-3 against TensorFlow (oneDNN on) and "
-        "plain loops, in float64 and float32, on standard workloads and on "
-        "shapes that punish shortcuts (with their memory), or measure the "
-        "memory on an MNIST-sized batch.")
+        description="Time lenet/layers.py and tasks 0-3 against TensorFlow "
+        "(oneDNN on, one thread unless --tf-all-threads) and plain loops, in "
+        "float64 and float32, on standard workloads and on shapes that "
+        "punish shortcuts (with their memory), or measure the memory on an "
+        "MNIST-sized batch.")
     parser.add_argument("--repeat", type=int, default=15, metavar="N",
                         help="timed runs per function (default 15)")
     parser.add_argument("--quick", action="store_true",
@@ -543,21 +588,27 @@ def main(argv=None):
     parser.add_argument("--busy", action="store_true",
                         help="keep one core busy (a spinning process) while "
                         "timing: the load of a shared machine")
-    parser.add_argument("--tf-one-thread", action="store_true",
-                        help="hold TensorFlow to one thread (intra- and "
-                        "inter-op), as ours runs all but its largest "
-                        "products: the comparison per core")
+    threads = parser.add_mutually_exclusive_group()
+    threads.add_argument("--tf-one-thread", action="store_true",
+                         help="hold TensorFlow to one thread (intra- and "
+                         "inter-op), as ours runs all but its largest "
+                         "products: the comparison per core (the default)")
+    threads.add_argument("--tf-all-threads", action="store_true",
+                         help="give TensorFlow its default threads (all "
+                         "cores) instead")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.loop_images < 1:
         parser.error("--repeat and --loop-images must be at least 1")
     if args.memory:
         return 0 if memory(500 if args.quick else 50000) else 1
-    if args.tf_one_thread:
+    if not args.tf_all_threads:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
         print("TensorFlow held to one thread (intra- and inter-op).")
+    else:
+        print("TensorFlow on its default threads (all cores).")
     with busy_core(args.busy):
         speed(QUICK if args.quick else FULL, args.repeat, args.loop_images)
         hostile(QUICK_HOSTILE if args.quick else HOSTILE, args.repeat)

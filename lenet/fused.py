@@ -31,16 +31,24 @@ order, takes the window's gradient). What it does differently:
   channel k is sum over a, b of W[a - dy, b - dx, k] * S[a, b]: one GEMM
   (4 c_new, 36) @ (36, rows) whose left matrix holds each kernel four
   times, shifted (zeros elsewhere). 1.44 times the multiply-adds, a
-  quarter of the copying.
+  quarter of the copying. The phase planes are the 6x6 windows at stride
+  2, copied channel-first.
 - In training, the large arrays (padded input, window matrix, outputs,
   gradients on the grid) live in a workspace that the caller keeps from
   step to step: fresh arrays of a megabyte or more cost page faults (the
   allocator hands them back to the system when freed), which took longer
   than the copies that fill them.
+
+The padding and the windows are gathered by ``lenet.layers`` (``padded_slab``,
+``window_view``, ``window_rows``, ``window_columns``), as in its general
+layers.
 """
 import numpy as np
 
+from lenet.layers import padded_slab, window_columns, window_rows, window_view
+
 FEW_CHANNELS = 4  # below this c_prev, the phase-plane GEMM is used
+PLANES = ((0, 0), (0, 1), (1, 0), (1, 1))  # offsets (dy, dx) in a 2x2 window
 _PHASE_INDEX = {}  # W.shape -> where W's entries go in the phase matrix
 
 
@@ -110,23 +118,21 @@ def conv_pool_forward(A_prev, W, b, padding, workspace=None):
     h_half = (h + 2 * p - kh + 1) // 2
     w_half = (w + 2 * p - kw + 1) // 2
     rows = n * h_half * w_half  # windows per plane
-    if p:  # the border stays zero: only the inside is written
-        A_pad = _buffer(workspace, "A_pad",
-                        (n, h + 2 * p, w + 2 * p, c_prev), dtype, zeros=True)
-        A_pad[:, p:p + h, p:p + w] = A_prev
+    if p:  # the border of the workspace's A_pad stays zero: only the
+        # inside is written
+        A_pad, _, _ = padded_slab(
+            A_prev, 0, n, 0, h + 2 * p - kh + 1, (kh, kw, 1, 1, p, p), dtype,
+            _buffer(workspace, "A_pad", (n, h + 2 * p, w + 2 * p, c_prev),
+                    dtype, zeros=True))
     else:
         A_pad = np.ascontiguousarray(A_prev)
-    s_n, s_h, s_w, s_c = A_pad.strides
     tap_major = c_prev < FEW_CHANNELS
     if tap_major:
-        # Phase planes (kh + 1, kw + 1, c_prev, n, y', x') -> (36 c_prev,
-        # rows): S[a, b, c, n, y', x'] = A_pad[n, 2 y' + a, 2 x' + b, c]
-        shape = (kh + 1, kw + 1, c_prev, n, h_half, w_half)
-        cols = _buffer(workspace, "cols", shape, dtype)
-        np.copyto(cols, np.lib.stride_tricks.as_strided(
-            A_pad, shape, (s_h, s_w, s_c, s_n, 2 * s_h, 2 * s_w),
-            writeable=False))
-        cols = cols.reshape(-1, rows)
+        # Phase planes (36 c_prev, rows), the (kh + 1) x (kw + 1) windows
+        # at stride 2: S[a, b, c, n, y', x'] = A_pad[n, 2 y' + a, 2 x' + b, c]
+        K_phase = (kh + 1) * (kw + 1) * c_prev
+        cols = window_columns(window_view(A_pad, kh + 1, kw + 1, 2, 2),
+                              _buffer(workspace, "cols", (K_phase, rows), dtype))
         phase_W = np.zeros((c_new * 4, len(cols)), dtype)
         phase_W.flat[_phase_index(*W.shape)] = W.ravel()
         # (4 c_new, 36 c_prev) @ (36 c_prev, rows) -> (c_new, 4, rows)
@@ -135,14 +141,14 @@ def conv_pool_forward(A_prev, W, b, padding, workspace=None):
         Z += b[:, None, None]
         planes = [Z[:, o] for o in range(4)]  # (c_new, rows) each
     else:
-        # (dy, dx, n, y', x', kh, kw, c_prev) -> (4 * rows, K), runs of
-        # kw * c_prev
-        shape = (2, 2, n, h_half, w_half, kh, kw, c_prev)
-        cols = _buffer(workspace, "cols", shape, dtype)
-        np.copyto(cols, np.lib.stride_tricks.as_strided(
-            A_pad, shape, (s_h, s_w, s_n, 2 * s_h, 2 * s_w, s_h, s_w, s_c),
-            writeable=False))
-        cols = cols.reshape(4 * rows, kh * kw * c_prev)
+        # (4 * rows, K): plane (dy, dx) holds the windows at stride 2 of
+        # A_pad from (dy, dx) on, rows (n, y', x'), each window a row
+        cols = _buffer(workspace, "cols", (4, rows, kh * kw * c_prev), dtype)
+        for o, (dy, dx) in enumerate(PLANES):
+            plane = A_pad[:, dy:dy + 2 * h_half + kh - 2,
+                          dx:dx + 2 * w_half + kw - 2]
+            window_rows(window_view(plane, kh, kw, 2, 2), cols[o])
+        cols = cols.reshape(4 * rows, -1)
         # (4 * rows, K) @ (K, c_new) -> (4, rows, c_new)
         Z = _buffer(workspace, "Z", (4, rows, c_new), dtype)
         np.matmul(cols, W.reshape(-1, c_new), out=Z.reshape(4 * rows, c_new))
@@ -255,7 +261,7 @@ def _input_gradient(dZ, W, pad_shape, p, tap_major, workspace):
     # The same places are written every time: the rest stays zero.
     grid = _buffer(workspace, "grid", (n, h_pad, w_pad, c_new), dtype,
                    zeros=True)
-    for o, (dy, dx) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+    for o, (dy, dx) in enumerate(PLANES):
         plane = dZ[:, o].T if tap_major else dZ[o]  # (rows, c_new)
         grid[:, dy:dy + 2 * h_half:2, dx:dx + 2 * w_half:2] = (
             plane.reshape(n, h_half, w_half, c_new))

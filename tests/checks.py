@@ -1,6 +1,8 @@
 """Shared assertions of the tests: results against a reference, signatures, rejected arguments,
-odd dtypes; the memory-limit switch of the task modules; and the LeNet-5 statistics (parameter
-count, He-normal draws, Adam steps) of tasks 4 and 5 and lenet.model."""
+odd dtypes; the two implementations of tasks 0-3 (the task files and lenet.layers) and how a test
+changes the way they split their work; and the LeNet-5 statistics (parameter count, He-normal
+draws, Adam steps) of tasks 4 and 5 and lenet.model."""
+import contextlib
 import inspect
 import math
 
@@ -43,42 +45,81 @@ def assert_rejects(function, arguments, name, value, error, pattern):
         function(**dict(arguments, **{name: value}))
 
 
-class module_constants:
-    """Context manager: the task function's module constants set to `values` inside the block;
-    their values restored on exit."""
+# The two implementations of tasks 0-3: the task files ("task") and lenet/layers.py ("layers")
 
-    def __init__(self, function, **values):
-        self.names, self.values = function.__globals__, values
+IMPLEMENTATIONS = ["task", "layers"]
+TASK_FILES = {"conv_forward": "0-conv_forward.py", "pool_forward": "1-pool_forward.py",
+              "conv_backward": "2-conv_backward.py", "pool_backward": "3-pool_backward.py"}
 
-    def __enter__(self):
-        self.saved = {name: self.names[name] for name in self.values}
-        self.names.update(self.values)
 
-    def __exit__(self, *exc):
-        self.names.update(self.saved)
+def layer_source(implementation, name):
+    """The file that defines layer function `name` ('conv_forward', ...) in `implementation`
+    ('task' or 'layers'): its task file or lenet/layers.py, what a subprocess loads by path."""
+    from lenet.tasks import ROOT
+    return ROOT / (TASK_FILES[name] if implementation == "task" else "lenet/layers.py")
+
+
+def layer_function(implementation, name):
+    """Layer function `name` ('conv_forward', ...) of `implementation` ('task' or 'layers')."""
+    if implementation == "layers":
+        from lenet import layers
+        return getattr(layers, name)
+    from lenet.tasks import task_module
+    return getattr(task_module(TASK_FILES[name]), name)
+
+
+def is_layers(function):
+    """True for a function of lenet.layers, False for a task file's."""
+    from lenet import layers
+    return getattr(layers, function.__name__, None) is function
+
+
+# How the layers split their work, changed for a block (context managers)
+
+TINY_CHUNKS = dict(conv_forward_chunk_bytes=1, pool_forward_chunk_bytes=1,
+                   conv_backward_chunk_bytes=1, pool_backward_chunk_bytes=1, limit_bytes=1)
 
 
 def tiny_chunks(function):
-    """The task function's module works in chunks of one output row of one image (its
-    CHUNK_BYTES and LIMIT_BYTES set to 1), as it does on images too large for its memory limit
-    (a module_constants context manager)."""
-    return module_constants(function, CHUNK_BYTES=1, LIMIT_BYTES=1)
+    """Within the block, the layer function works in its smallest chunks, as on images too large
+    for its memory bound: for lenet.layers, every chunk one output row of one image
+    (layers.tuning, every chunk size and limit_bytes 1); for a task file, its CHUNK_BYTES set to
+    1, the one module constant a test may set on a task file."""
+    from lenet import layers
+    if is_layers(function):
+        return layers.tuning(**TINY_CHUNKS)
+    return chunk_bytes(function, 1)
 
 
-def gemm_calls(function, calls):
-    """The conv task function's module hands every product to BLAS as one call (calls='one':
-    THREAD_MACS 0) or as stacks of the thinnest blocks, GEMM_ROWS rows each (calls='blocks': no
-    product big enough for one call, GEMM_MACS 1) (a module_constants context manager)."""
-    values = {"one": dict(THREAD_MACS=0), "blocks": dict(THREAD_MACS=2 ** 62, GEMM_MACS=1)}
-    return module_constants(function, **values[calls])
+@contextlib.contextmanager
+def chunk_bytes(function, value):
+    """Within the block, the task file of `function` has CHUNK_BYTES = value; restored after."""
+    names = function.__globals__
+    assert "CHUNK_BYTES" in names, f"the task file of {function.__name__} has no CHUNK_BYTES"
+    saved = names["CHUNK_BYTES"]
+    names["CHUNK_BYTES"] = value
+    try:
+        yield
+    finally:
+        names["CHUNK_BYTES"] = saved
 
 
-def column_runs(function, runs):
-    """pool_forward's module reduces window columns as runs over whole rows for every strided
-    shape with more than one channel (runs=True: SHORT_PIXEL_BYTES unbounded), or one reduce
-    per window column for every shape (runs=False: SHORT_PIXEL_BYTES 0) (a module_constants
-    context manager)."""
-    return module_constants(function, SHORT_PIXEL_BYTES=2 ** 62 if runs else 0)
+def gemm_calls(calls):
+    """Within the block, lenet.layers hands every product to BLAS as one call (calls='one':
+    thread_macs 0) or as stacks of the thinnest blocks, gemm_rows rows each (calls='blocks': no
+    product big enough for one call, gemm_macs 1)."""
+    from lenet import layers
+    values = {"one": dict(thread_macs=0), "blocks": dict(thread_macs=2 ** 62, gemm_macs=1)}
+    return layers.tuning(**values[calls])
+
+
+def column_runs(runs):
+    """Within the block, lenet.layers' pooling reduces window columns as runs over whole rows
+    for every strided shape with more than one channel (runs=True: short_pixel_bytes
+    unbounded), or one reduce per window column for every shape (runs=False:
+    short_pixel_bytes 0)."""
+    from lenet import layers
+    return layers.tuning(short_pixel_bytes=2 ** 62 if runs else 0)
 
 
 # LeNet-5 (tasks 4 and 5): the contract's architecture and initialization

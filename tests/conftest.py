@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: load the task modules by file name, find the MNIST test set."""
+"""Shared pytest fixtures: the layer functions of tasks 0-3 (the task files and lenet.layers, each
+test on both), the MNIST test set, tools the tests need."""
 import os
 import stat
 import sys
@@ -19,31 +20,39 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from lenet.output import probe_writable  # noqa: E402
-from lenet.tasks import task_module  # noqa: E402
+
+from checks import IMPLEMENTATIONS, layer_function  # noqa: E402
+
+
+@pytest.fixture(scope="session", params=IMPLEMENTATIONS)
+def implementation(request):
+    """Which implementation the layer fixtures below give: 'task' (the task files) or 'layers'
+    (lenet.layers). A test using any of them runs once on each, with the same oracles."""
+    return request.param
 
 
 @pytest.fixture(scope="session")
-def conv_forward():
-    """Task 0: conv_forward."""
-    return task_module("0-conv_forward.py").conv_forward
+def conv_forward(implementation):
+    """Task 0: conv_forward, of the task file or of lenet.layers."""
+    return layer_function(implementation, "conv_forward")
 
 
 @pytest.fixture(scope="session")
-def pool_forward():
-    """Task 1: pool_forward."""
-    return task_module("1-pool_forward.py").pool_forward
+def pool_forward(implementation):
+    """Task 1: pool_forward, of the task file or of lenet.layers."""
+    return layer_function(implementation, "pool_forward")
 
 
 @pytest.fixture(scope="session")
-def conv_backward():
-    """Task 2: conv_backward."""
-    return task_module("2-conv_backward.py").conv_backward
+def conv_backward(implementation):
+    """Task 2: conv_backward, of the task file or of lenet.layers."""
+    return layer_function(implementation, "conv_backward")
 
 
 @pytest.fixture(scope="session")
-def pool_backward():
-    """Task 3: pool_backward."""
-    return task_module("3-pool_backward.py").pool_backward
+def pool_backward(implementation):
+    """Task 3: pool_backward, of the task file or of lenet.layers."""
+    return layer_function(implementation, "pool_backward")
 
 
 @pytest.fixture(scope="session")

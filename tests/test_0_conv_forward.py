@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 
+from lenet import layers
+
 from cases import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, HOSTILE_SMALL, PROPERTY,
                    big_endian, conv_cases, hostile_conv_cases, random_conv_inputs, rejected)
 from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
@@ -57,15 +59,15 @@ def test_property_matches_tensorflow(conv_forward, case):
 
 @PROPERTY
 @given(case=conv_cases())
-def test_property_both_ways_of_calling_blas_match_tensorflow(conv_forward, case):
-    """Z equals TensorFlow's whether each chunk's product is one BLAS call or a stack of the
-    thinnest blocks (with a remainder)."""
+def test_property_layers_both_ways_of_calling_blas_match_tensorflow(case):
+    """lenet.layers: Z equals TensorFlow's whether each chunk's product is one BLAS call or a
+    stack of the thinnest blocks (with a remainder)."""
     seed, shapes, padding, stride, (ph, pw), dtype = case
     A_prev, W, b = random_conv_inputs(seed, *shapes, dtype)
     want = tf_conv(A_prev, W, b, ph, pw, *stride)
     for calls in ("one", "blocks"):
-        with gemm_calls(conv_forward, calls):
-            Z = conv_forward(A_prev, W, b, identity, padding=padding, stride=stride)
+        with gemm_calls(calls):
+            Z = layers.conv_forward(A_prev, W, b, identity, padding=padding, stride=stride)
         assert_matches(Z, want, dtype, magnitude(A_prev, W, b, ph, pw, *stride))
 
 
@@ -77,12 +79,12 @@ def test_property_both_ways_of_calling_blas_match_tensorflow(conv_forward, case)
     ((4, 6, 5, 1), (3, 3), (1, 1), False),   # few channels: copied channel-first
     ((4, 6, 6, 2), (2, 2), (2, 2), False),   # tiling, but a window's rows are apart
 ])
-def test_window_matrix_is_a_view_where_windows_tile(conv_forward, shape, kernel, stride, tiles):
-    """The window matrix is a view of the slab, not a copy, where the windows tile it, and a copy
-    otherwise; either way each row is one window, flattened as W is."""
+def test_window_matrix_is_a_view_where_windows_tile(shape, kernel, stride, tiles):
+    """lenet.layers.window_matrix is a view of the slab, not a copy, where the windows tile it,
+    and a copy otherwise; either way each row is one window, flattened as W is."""
     slab = np.random.default_rng(44).standard_normal(shape)
     (kh, kw), (sh, sw) = kernel, stride
-    matrix = conv_forward.__globals__["_window_matrix"](slab, kh, kw, sh, sw)
+    matrix = layers.window_matrix(slab, kh, kw, sh, sw)
     assert np.shares_memory(matrix, slab) is tiles
     rows, columns = (shape[1] - kh) // sh + 1, (shape[2] - kw) // sw + 1
     want = [slab[n, y * sh:y * sh + kh, x * sw:x * sw + kw].reshape(-1)

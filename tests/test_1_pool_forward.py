@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 
+from lenet import layers
+
 from cases import (BAD_MODES, BAD_PAIRS, BAD_POOL_A_PREV, POOL_CASES, PROPERTY, big_endian,
                    pool_cases, rejected)
 from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
@@ -48,18 +50,18 @@ def test_property_matches_tensorflow(pool_forward, case):
 
 @PROPERTY
 @given(case=pool_cases())
-def test_property_both_ways_of_pooling_columns_match_tensorflow(pool_forward, case):
-    """The output equals TensorFlow's whether window columns are reduced as runs over whole rows
-    or one window column at a time (see _pool_columns), in whole chunks or one output row at a
-    time, and both ways give the same bits."""
+def test_property_layers_both_ways_of_pooling_columns_match_tensorflow(case):
+    """lenet.layers: the output equals TensorFlow's whether window columns are reduced as runs
+    over whole rows or one window column at a time (see Tuning.short_pixel_bytes), in whole
+    chunks or one output row at a time, and both ways give the same bits."""
     seed, shape, kernel_shape, stride, mode, dtype = case
     A_prev = random_input(seed, shape, dtype)
     want = tf_pool(A_prev, kernel_shape, stride, mode)
     outs = []
     for runs in (True, False):
-        for chunks in (contextlib.nullcontext(), tiny_chunks(pool_forward)):
-            with column_runs(pool_forward, runs), chunks:
-                outs.append(pool_forward(A_prev, kernel_shape, stride=stride, mode=mode))
+        for chunks in (contextlib.nullcontext(), tiny_chunks(layers.pool_forward)):
+            with column_runs(runs), chunks:
+                outs.append(layers.pool_forward(A_prev, kernel_shape, stride=stride, mode=mode))
             assert_matches(outs[-1], want, dtype)
     for out in outs[1:]:
         np.testing.assert_array_equal(out, outs[0])

@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 
+from lenet import layers
 from lenet.gradcheck import numerical_gradient
 
 from cases import (BAD_CONV_ARRAYS, BAD_PADDINGS, BAD_PAIRS, CONV_CASES, HOSTILE_SMALL, PROPERTY,
                    big_endian, conv_cases, hostile_conv_cases, random_conv_inputs, rejected)
 from checks import (assert_float16_rounded, assert_longdouble_matches, assert_matches,
-                    assert_native_equal, assert_rejects, assert_signature, gemm_calls, tiny_chunks)
+                    assert_native_equal, assert_rejects, assert_signature, gemm_calls,
+                    layer_source, tiny_chunks)
 from oracles import conv_output_shape, course_padding, identity, tf_conv_gradients
 
 
@@ -82,16 +84,16 @@ def test_property_matches_tensorflow(conv_backward, case):
 
 @PROPERTY
 @given(case=conv_cases())
-def test_property_both_ways_of_calling_blas_match_tensorflow(conv_backward, case):
-    """The gradients equal TensorFlow's whether each chunk's products are one BLAS call each or
-    stacks of the thinnest blocks (with a remainder)."""
+def test_property_layers_both_ways_of_calling_blas_match_tensorflow(case):
+    """lenet.layers: the gradients equal TensorFlow's whether each chunk's products are one BLAS
+    call each or stacks of the thinnest blocks (with a remainder)."""
     seed, shapes, padding, stride, (ph, pw), dtype = case
     dZ, A_prev, W, b = random_inputs(seed, *shapes, padding, stride, dtype)
     refs = tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride)
     magnitudes = gradient_magnitudes(dZ, A_prev, W, b, ph, pw, *stride)
     for calls in ("one", "blocks"):
-        with gemm_calls(conv_backward, calls):
-            got = conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
+        with gemm_calls(calls):
+            got = layers.conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride)
         assert_gradients_match(got, refs, dtype, magnitudes)
 
 
@@ -316,7 +318,7 @@ def test_large_batch_matches_tensorflow(conv_backward):
 NUMPY1_SCRIPT = r"""
 import importlib.util, json, sys
 import numpy as np
-spec = importlib.util.spec_from_file_location("task2", sys.argv[1])
+spec = importlib.util.spec_from_file_location("conv_backward_source", sys.argv[1])
 task = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(task)
 rng = np.random.default_rng(21)
@@ -344,19 +346,20 @@ print(json.dumps({"numpy": np.__version__, "dtype": str(dW.dtype),
 """
 
 
-def run_numpy1_script(python):
-    """Run NUMPY1_SCRIPT on 2-conv_backward.py with `python`; return its JSON result."""
+def run_numpy1_script(python, implementation):
+    """Run NUMPY1_SCRIPT with `python` on the file holding the implementation's conv_backward
+    (2-conv_backward.py or lenet/layers.py, loaded by path); return its JSON result."""
     import json
     import subprocess
-    from lenet.tasks import ROOT
-    result = subprocess.run([python, "-c", NUMPY1_SCRIPT, str(ROOT / "2-conv_backward.py")],
+    source = layer_source(implementation, "conv_backward")
+    result = subprocess.run([python, "-c", NUMPY1_SCRIPT, str(source)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 @pytest.mark.slow
-def test_float32_A_float64_dZ_under_numpy1_rounds_products_to_float32():
+def test_float32_A_float64_dZ_under_numpy1_rounds_products_to_float32(implementation):
     """Under NumPy 1.x, dW of a float32 A_prev and a float64 dZ is the float64 sum of products
     rounded to float32, as the loop answer computes there (the exercise's published dW)."""
     import os
@@ -364,7 +367,7 @@ def test_float32_A_float64_dZ_under_numpy1_rounds_products_to_float32():
     if not python or not os.path.exists(python):
         pytest.skip("set NUMPY1_PYTHON to an interpreter with NumPy 1.x (e.g. /tmp/np1/bin/python) "
                     "to check the NumPy 1.x dW rule")
-    found = run_numpy1_script(python)
+    found = run_numpy1_script(python, implementation)
     assert found["numpy"].startswith("1."), found
     assert found["dtype"] == "float64"
     assert found["between_the_loops"] > 1e-9      # the two rules give different dW here...
@@ -372,10 +375,10 @@ def test_float32_A_float64_dZ_under_numpy1_rounds_products_to_float32():
 
 
 @pytest.mark.slow
-def test_float32_A_float64_dZ_under_numpy2_is_exact():
+def test_float32_A_float64_dZ_under_numpy2_is_exact(implementation):
     """Under NumPy >= 2 the same dW is the exact float64 answer (NEP 50: no value-based casting)."""
     import sys
-    found = run_numpy1_script(sys.executable)
+    found = run_numpy1_script(sys.executable, implementation)
     assert not found["numpy"].startswith("1."), found
     assert found["between_the_loops"] > 1e-9
     assert found["to_float64_products"] < 1e-13
@@ -461,14 +464,14 @@ def test_hostile_shapes_match_tensorflow(conv_backward, m, h_prev, w_prev, c_pre
     (2, 9, 7, 3, 3, 2, 4, "valid", (1, 2), False),  # columns two apart
     (2, 6, 6, 2, 6, 6, 1, "valid", (1, 1), False),  # one window a row: 6 columns for 1
 ])
-def test_input_gradient_by_rows_and_by_taps(conv_backward, m, h_prev, w_prev, c_prev, kh, kw,
-                                            c_new, padding, stride, by_rows):
-    """dA_prev is gathered by rows of dZ where that holds fewer values than by taps (see
-    _input_gradient_plan); either way the gradients equal TensorFlow's."""
+def test_layers_input_gradient_by_rows_and_by_taps(m, h_prev, w_prev, c_prev, kh, kw, c_new,
+                                                   padding, stride, by_rows):
+    """lenet.layers gathers dA_prev by rows of dZ where that holds fewer values than by taps
+    (see layers.input_gradient_plan); either way the gradients equal TensorFlow's."""
     dZ, A_prev, W, b = random_inputs(43, m, h_prev, w_prev, c_prev, kh, kw, c_new, padding,
                                      stride)
     ph, pw = course_padding(padding, h_prev, w_prev, kh, kw, *stride)
-    plan = conv_backward.__globals__["_input_gradient_plan"]
-    assert plan(A_prev.shape, W.shape, (kh, kw, *stride, ph, pw))[0] is by_rows
-    assert_gradients_match(conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride),
+    plan = layers.input_gradient_plan(A_prev.shape, W.shape, (kh, kw, *stride, ph, pw))
+    assert plan[0] is by_rows
+    assert_gradients_match(layers.conv_backward(dZ, A_prev, W, b, padding=padding, stride=stride),
                            tf_conv_gradients(dZ, A_prev, W, b, ph, pw, *stride), np.float64)

@@ -14,7 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from lenet.tasks import ROOT, task_module
+from lenet import layers
+from lenet.tasks import ROOT
 
 from cases import CONV_CASES, POOL_CASES, random_conv_inputs
 from checks import assert_matches
@@ -86,17 +87,23 @@ def run_layers(*args):
 
 @pytest.mark.slow
 def test_layers_quick_prints_the_tables():
-    """`layers.py --quick --repeat 1` exits 0 and prints both tables: the standard workloads (a row
-    per workload and dtype, the geometric mean), then the shapes that punish shortcuts (a row per
-    shape and dtype with its memory and a verdict on the bounds, and the summary line)."""
+    """`layers.py --quick --repeat 1` exits 0, says TensorFlow is held to one thread (per core,
+    the default), and prints both tables: the standard workloads (a row per workload and dtype
+    with lenet.layers', the task files' and TensorFlow's times, then the geometric means of
+    layers/TF and tasks/TF beside issue 21's targets), then the shapes that punish shortcuts (a
+    row per shape and dtype with its memory and a verdict on the bounds, and the summary
+    line)."""
     result = run_layers("--quick", "--repeat", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
+    assert lines[0] == "TensorFlow held to one thread (intra- and inter-op)."
     split = next(i for i, line in enumerate(lines) if line.startswith("Shapes that punish"))
     first, second = lines[:split], lines[split:]
     header = next(line for line in first if line.split()[:1] == ["workload"])
-    assert "ours/TF" in header
-    # PyTorch and JAX are optional peers: a column each when installed (and ours/best), else a note
+    for column in ("layers ms", "tasks ms", "TF ms", "layers/TF", "tasks/TF"):
+        assert column in header
+    # PyTorch and JAX are optional peers: a column each when installed (and layers/best), else a
+    # note
     peers = [peer for peer, module in (("torch", "torch"), ("jax", "jax"))
              if importlib.util.find_spec(module) is not None]
     for peer, library in (("torch", "PyTorch"), ("jax", "JAX")):
@@ -105,9 +112,11 @@ def test_layers_quick_prints_the_tables():
     extra = len(peers) + bool(peers)
     rows = [line for line in first if line.startswith(("conv", "max", "avg"))]
     assert len(rows) == 16
-    assert {row.split()[-6 - extra] for row in rows} == {"float32", "float64"}
-    assert any(line.startswith("geometric mean of ours/TF") for line in first)
-    assert any(line.startswith("geometric mean of ours/best peer") for line in first) == bool(peers)
+    assert {row.split()[-8 - extra] for row in rows} == {"float32", "float64"}
+    means = {line.split()[3]: line for line in first if line.startswith("geometric mean of ")}
+    assert "target <= 1, no row above 1.5" in means["layers/TF"]
+    assert "target <= 2.5" in means["tasks/TF"]
+    assert ("layers/best" in means) == bool(peers)
     assert any(line.split()[:1] == ["workload"] and "beyond MiB" in line for line in second)
     rows = [line for line in second if line.startswith("conv")]
     assert len(rows) == 6
@@ -117,18 +126,22 @@ def test_layers_quick_prints_the_tables():
 
 
 @pytest.mark.slow
-def test_layers_busy_and_tf_one_thread():
-    """`--busy --tf-one-thread` say so above the tables, still print both, and the spinning
-    process that kept a core busy is gone when the script has exited."""
-    result = run_layers("--quick", "--repeat", "1", "--busy", "--tf-one-thread")
+def test_layers_busy_and_tf_all_threads():
+    """`--busy --tf-all-threads` say so above the tables, still print both, and the spinning
+    process that kept a core busy is gone when the script has exited; --tf-one-thread (the
+    default) and --tf-all-threads together are refused."""
+    result = run_layers("--quick", "--repeat", "1", "--busy", "--tf-all-threads")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "TensorFlow held to one thread (intra- and inter-op)." in result.stdout
+    assert "TensorFlow on its default threads (all cores)." in result.stdout
+    assert "TensorFlow held to one thread" not in result.stdout
     busy = [line for line in result.stdout.splitlines() if line.startswith("One core kept busy")]
     assert len(busy) == 1
     assert any(line.startswith("all 6 rows within bounds: ") for line in result.stdout.splitlines())
     pid = int(busy[0].rsplit("pid ", 1)[1].rstrip(")."))
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+    result = run_layers("--quick", "--tf-one-thread", "--tf-all-threads")
+    assert result.returncode == 2 and "not allowed with" in result.stderr
 
 
 def test_layers_help():
@@ -136,7 +149,7 @@ def test_layers_help():
     result = run_layers("--help")
     assert result.returncode == 0
     for option in ("--repeat", "--quick", "--memory", "--loop-images", "--busy",
-                   "--tf-one-thread"):
+                   "--tf-one-thread", "--tf-all-threads"):
         assert option in result.stdout
 
 
@@ -148,16 +161,16 @@ def run_blocks(*args):
 
 def test_blocks_quick_prints_the_table():
     """`blocks.py --quick --rounds 1` names the BLAS, then prints a row per layer, direction and
-    dtype: a ratio per call size and for one call, 1.00 under the task files' own GEMM_MACS (the
-    ratios are over that column), and the setting of the smallest ratio; then the geometric means
-    and what "one" means."""
+    dtype: a ratio per call size and for one call, 1.00 under lenet.layers' default gemm_macs
+    (the ratios are over that column), and the setting of the smallest ratio; then the geometric
+    means and what "one" means."""
     result = run_blocks("--quick", "--rounds", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     assert len(lines) == 13
     assert lines[0].startswith("BLAS: ")
-    own = "2^{}".format(task_module("0-conv_forward.py").GEMM_MACS.bit_length() - 1)
-    assert lines[1].startswith("time over the time at GEMM_MACS = " + own)
+    own = "2^{}".format(layers.Tuning().gemm_macs.bit_length() - 1)
+    assert lines[1].startswith("time over the time at gemm_macs = " + own)
     header = lines[2].split()
     assert header[:3] == ["workload", "dtype", "ms"] and header[-1] == "fastest"
     columns = header[3:-1]
@@ -175,25 +188,22 @@ def test_blocks_quick_prints_the_table():
     means = lines[-2].split()
     assert means[:2] == ["geometric", "mean"] and len(means) == 2 + len(columns)
     assert means[2 + columns.index(own)] == "1.00"
-    assert lines[-1] == "one: every product as one call (THREAD_MACS = 0)"
+    assert lines[-1] == "one: every product as one call (thread_macs = 0)"
 
 
-def test_blocks_settings_reach_the_task_files_and_are_restored():
-    """Within a setting, the task files' _block_rows give calls of that size (or one call), and
-    the constants are restored after it, and after a whole run of blocks.main."""
+def test_blocks_settings_reach_lenet_layers_and_are_restored():
+    """Within a setting, lenet.layers' settings give calls of that size (or one call), and they
+    are restored after it, and after a whole run of blocks.main."""
     import blocks
-    forward, backward = blocks.FORWARD, blocks.BACKWARD
-    assert forward.__file__ == str(ROOT / "0-conv_forward.py")
-    assert backward.__file__ == str(ROOT / "2-conv_backward.py")
-    saved = [(m.GEMM_MACS, m.THREAD_MACS) for m in (forward, backward)]
-    rows, K, C = 10 ** 5, 25, 6
+    before = layers.settings
     with blocks.setting(2 ** 15):
-        assert forward._block_rows(rows, K, C) == backward._block_rows(rows, K, C) == 2 ** 15 // 150
+        assert layers.settings.gemm_macs == 2 ** 15
+        assert layers.settings.thread_macs == before.thread_macs
     with blocks.setting(blocks.ONE_CALL):
-        assert forward._block_rows(rows, K, C) == backward._block_rows(rows, K, C) == rows
-    assert [(m.GEMM_MACS, m.THREAD_MACS) for m in (forward, backward)] == saved
+        assert layers.settings.thread_macs == 0
+    assert layers.settings is before
     assert blocks.main(["--quick", "--rounds", "1"]) == 0
-    assert [(m.GEMM_MACS, m.THREAD_MACS) for m in (forward, backward)] == saved
+    assert layers.settings is before
 
 
 @pytest.mark.skipif(importlib.util.find_spec("threadpoolctl") is None,

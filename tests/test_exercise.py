@@ -14,7 +14,9 @@ import pytest
 
 from lenet.data import load_mnist
 from lenet.exercise import TASK_FILES, compare, exercise_output, published_output
-from lenet.tasks import ROOT, task_function
+from lenet.tasks import ROOT
+
+from checks import layer_function
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +30,11 @@ def classic_train(mnist_test_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", [0, 1, 2, 3])
-def test_published_output(task, classic_train):
-    """Each exercise main prints its published output with our task file."""
-    output = exercise_output(task, classic_train, task_function(*TASK_FILES[task]))
+def test_published_output(task, classic_train, implementation):
+    """Each exercise main prints its published output with our task file, and with
+    lenet.layers' function."""
+    function = layer_function(implementation, TASK_FILES[task][1])
+    output = exercise_output(task, classic_train, function)
     verdict, detail = compare(task, output)
     if task == 2 and int(np.__version__.split(".")[0]) >= 2:
         assert verdict in ("same", "same numbers"), detail

@@ -1,5 +1,6 @@
 """Peak memory of tasks 0-3 beyond the arrays each call returns: on a full MNIST-sized batch, and on
 shapes that punish shortcuts (one image's windows larger than the budget, padding no window reads).
+Each test runs on the task files and on lenet.layers (the fixtures of conftest.py).
 
 Issue 10 bounds it at 64 MiB for any call; the implementations work in chunks of images, or of
 output rows of one image.

@@ -1,9 +1,11 @@
-"""Tasks 0-3 under NumPy 1.x, the graders' NumPy: the same results as under this NumPy on shapes
-that take every path of the task files (channel-first and channel-last windows, windows that tile,
-the input gradient by rows and by taps, pooled columns as runs and one by one, max and average
-gradients by blocks and element by element), with ties, NaN, inf and -0.0.
+"""Tasks 0-3 under NumPy 1.x, the graders' NumPy: the task files and lenet/layers.py each give
+the same results as under this NumPy, on shapes that take every path of lenet/layers.py
+(channel-first and channel-last windows, windows that tile, the input gradient by rows and by
+taps, pooled columns as runs and one by one, max and average gradients by blocks and element by
+element), with ties, NaN, inf and -0.0.
 
-One script computes them all and saves them; it runs in $NUMPY1_PYTHON (a venv holding
+One script computes them all and saves them, once for the task files and once for
+lenet/layers.py (both loaded by path); it runs in $NUMPY1_PYTHON (a venv holding
 numpy==1.26.4 alone; .ci/run makes one) and in this interpreter. Pooling has no BLAS in it and
 must give the same bits; the convolutions go through each NumPy's own OpenBLAS, whose kernels may
 sum in another order, so they must agree to float precision. (A float32 A_prev with a float64 dZ
@@ -15,22 +17,22 @@ import sys
 import numpy as np
 import pytest
 
-from lenet.tasks import ROOT
+from checks import layer_source
 
 SCRIPT = r"""
 import importlib.util, sys
 import numpy as np
 
-def task(filename, name):
-    spec = importlib.util.spec_from_file_location(name, sys.argv[1] + "/" + filename)
+def function(path, name):
+    spec = importlib.util.spec_from_file_location(name + "_source", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return getattr(module, name)
 
-conv_forward = task("0-conv_forward.py", "conv_forward")
-pool_forward = task("1-pool_forward.py", "pool_forward")
-conv_backward = task("2-conv_backward.py", "conv_backward")
-pool_backward = task("3-pool_backward.py", "pool_backward")
+conv_forward = function(sys.argv[1], "conv_forward")
+pool_forward = function(sys.argv[2], "pool_forward")
+conv_backward = function(sys.argv[3], "conv_backward")
+pool_backward = function(sys.argv[4], "pool_backward")
 rng = np.random.default_rng(45)
 out = {}
 for dtype in ("float16", "float32", "float64"):
@@ -64,13 +66,16 @@ for dtype in ("float32", "float64"):
         for name, array in zip(("dA_prev", "dW", "db"), conv_backward(dZ, A, W, b, padding,
                                                                         stride)):
             out[key + " " + name] = array
-np.savez(sys.argv[2], numpy=np.array(np.__version__), **out)
+np.savez(sys.argv[5], numpy=np.array(np.__version__), **out)
 """
 
 
-def results(python, path):
-    """Run SCRIPT with `python` on the task files; return its arrays by name."""
-    done = subprocess.run([python, "-c", SCRIPT, str(ROOT), str(path)], capture_output=True,
+def results(python, implementation, path):
+    """Run SCRIPT with `python` on the implementation's files (the four task files, or
+    lenet/layers.py four times), loaded by path; return its arrays by name."""
+    sources = [str(layer_source(implementation, name)) for name in
+               ("conv_forward", "pool_forward", "conv_backward", "pool_backward")]
+    done = subprocess.run([python, "-c", SCRIPT, *sources, str(path)], capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     with np.load(path) as saved:
@@ -78,11 +83,12 @@ def results(python, path):
 
 
 @pytest.mark.slow
-def test_tasks_under_numpy1_give_this_numpys_results(tmp_path, numpy1_python):
+def test_tasks_under_numpy1_give_this_numpys_results(tmp_path, numpy1_python, implementation):
     """Every pooling output and gradient has the same bits (NaN and signed zeros included) under
-    NumPy 1.x as here, and every convolution output and gradient agrees to float precision."""
-    old = results(numpy1_python, tmp_path / "numpy1.npz")
-    new = results(sys.executable, tmp_path / "here.npz")
+    NumPy 1.x as here, and every convolution output and gradient agrees to float precision: the
+    task files, and lenet.layers."""
+    old = results(numpy1_python, implementation, tmp_path / "numpy1.npz")
+    new = results(sys.executable, implementation, tmp_path / "here.npz")
     assert str(old.pop("numpy")).startswith("1.") and not str(new.pop("numpy")).startswith("1.")
     assert old.keys() == new.keys() and len(old) == 3 * 4 * 4 * 2 * 2 + 2 * 7 * 4
     for name, want in new.items():
