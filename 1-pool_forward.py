@@ -2,6 +2,8 @@
 """Task 1: forward pass of a max or average pooling layer (NHWC) in NumPy."""
 import numpy as np
 
+CHUNK_BYTES = 2 ** 22  # work memory of one chunk of images (or of rows)
+
 
 def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
     """Forward propagation over a pooling layer (no padding).
@@ -28,114 +30,68 @@ def pool_forward(A_prev, kernel_shape, stride=(1, 1), mode='max'):
         float32, float64 gives float64, integers are computed in float64
         (float16 averages are summed in float32). A window holding a NaN
         pools to NaN under 'max' (as np.max; TensorFlow skips NaN). A_prev
-        is not modified; big-endian arrays give native-order results.
+        is not modified.
 
     Raises
     ------
     TypeError
-        If A_prev is not a real numpy.ndarray.
+        If A_prev is not a numpy.ndarray of real numbers.
     ValueError
         On a wrong ndim, an unknown mode, a kernel or stride below 1, or a
         kernel larger than the input.
     """
-    dtype, work, (m, h_new, w_new, c), (kh, kw, sh, sw) = (
-        _check_pool_forward(A_prev, kernel_shape, stride, mode))
-    reduce = np.maximum if mode == "max" else np.add
+    dtype, (kh, kw, sh, sw), (m, h_new, w_new, c) = _pool_geometry(
+        A_prev, kernel_shape, stride, mode)
+    # float16 averages are summed in float32
+    work = np.promote_types(dtype, np.float32) if mode == "avg" else dtype
     out = np.empty((m, h_new, w_new, c), work)
-    # Windows are separable: first over the kh rows of every window, all
-    # columns, then over its kw columns; in chunks of images (or of output
-    # rows of one large image) whose row results stay in cache.
-    row_bytes = 2 * A_prev.shape[2] * c * work.itemsize  # see _pool_columns
-    for n0, n1, y0, y1 in _chunks(m, h_new, row_bytes, CHUNK_BYTES):
-        A = A_prev[n0:n1, y0 * sh:(y1 - 1) * sh + kh]  # rows these read
-        rows = _combine(reduce, [A[:, i:i + sh * (y1 - y0 - 1) + 1:sh]
-                                 for i in range(kh)],
-                        np.empty((n1 - n0, y1 - y0) + A.shape[2:], work))
-        # rows: (n, rows, w_prev, c) -> (n, rows, w_new, c)
-        _pool_columns(reduce, rows, kw, sw, out[n0:n1, y0:y1])
+    # In chunks of images (or of output rows of one large image): the
+    # running result and one tap's values stay small.
+    for n, y in _chunks(m, h_new, 2 * w_new * c * out.itemsize):
+        rows = range(h_new)[y]
+        A = A_prev[n, rows.start * sh:(rows.stop - 1) * sh + kh]
+        # tap (i, j) of every window: (n, rows, w_new, c), a strided view
+        taps = [_tap(A, i, j, len(rows), w_new, sh, sw)
+                for i in range(kh) for j in range(kw)]
+        pooled = taps[0].astype(work)
+        for tap in taps[1:]:  # np.maximum keeps a NaN, as np.max does
+            (np.maximum if mode == "max" else np.add)(pooled, tap, out=pooled)
+        out[n, y] = pooled
     if mode == "avg":
         out /= kh * kw
     return out.astype(dtype, copy=False)
 
 
-# The machinery below: argument checks and the reduction. Twins:
-# _compute_dtype, _pair, _chunks and _copy_runs are copied in
-# 0-conv_forward.py, 2-conv_backward.py and 3-pool_backward.py;
-# _pool_geometry, _pool_columns and _combine in 3-pool_backward.py (each
-# task file stands alone; tests/test_task_files.py keeps the copies
-# identical).
-
-CHUNK_BYTES = 2 ** 20  # work memory of a chunk: stays in cache (measured)
-LIMIT_BYTES = 2 ** 24  # work memory of a chunk: split an image beyond this
-SHORT_PIXEL_BYTES = 32  # pixels up to this size are pooled as runs of rows
-RUN_BYTES = 256  # runs copied as one item of bytes up to this (_copy_runs)
+def _tap(array, i, j, rows, w_new, sh, sw):
+    """Tap (i, j) of `rows` x w_new windows of array (n, span, w_prev, c),
+    sh and sw apart: (n, rows, w_new, c), a view."""
+    return array[:, i:i + sh * (rows - 1) + 1:sh,
+                 j:j + sw * (w_new - 1) + 1:sw]
 
 
-def _check_pool_forward(A_prev, kernel_shape, stride, mode):
-    """Check every argument; return (dtype, work dtype, output shape,
-    (kh, kw, sh, sw))."""
-    dtype = _compute_dtype("A_prev", A_prev)
-    shape, geometry = _pool_geometry(A_prev, kernel_shape, stride, mode)
-    # float16 averages are summed in float32, not rounded at every add
-    work = np.promote_types(dtype, np.float32) if mode == "avg" else dtype
-    return dtype, work, shape, geometry
+def _pool_geometry(A_prev, kernel_shape, stride, mode):
+    """Check A_prev, kernel_shape, stride and mode; return (dtype of the
+    result, (kh, kw, sh, sw), the output shape)."""
+    dtype = _real("A_prev", A_prev)
+    if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
+        raise ValueError("A_prev must have shape (m, h_prev, w_prev, c), "
+                         "got {}".format(A_prev.shape))
+    kh, kw = _pair("kernel_shape", kernel_shape, 1)
+    sh, sw = _pair("stride", stride, 1)
+    if not (isinstance(mode, str) and mode in ("max", "avg")):
+        raise ValueError("mode must be 'max' or 'avg', got {!r}".format(mode))
+    m, h_prev, w_prev, c = A_prev.shape
+    if kh > h_prev or kw > w_prev:
+        raise ValueError("kernel_shape {} is larger than the input {}x{} of "
+                         "A_prev {}".format((kh, kw), h_prev, w_prev,
+                                            A_prev.shape))
+    shape = (m, (h_prev - kh) // sh + 1, (w_prev - kw) // sw + 1, c)
+    return dtype, (kh, kw, sh, sw), shape
 
 
-def _pool_columns(reduce, rows, kw, sw, out):
-    """out (n, rows, w_new, c) = reduce over the kw columns of every window
-    of rows (n, rows, w_prev, c), windows sw columns apart.
-
-    Strided windows over short pixels (2 to SHORT_PIXEL_BYTES bytes of
-    channels) would make NumPy loop over a few values at a time, and a
-    call's overhead per loop dominates (1.5x slower, float32, 6 channels).
-    Those are reduced instead as runs over the whole flattened chunk, each
-    column with the kw - 1 columns to its right (runs spilling into the next
-    row are never read); then every sw-th column is copied, each pixel as
-    one item of bytes (see _copy_runs). Other shapes: one reduce per window
-    column.
-
-    Twins: in 1-pool_forward.py and 3-pool_backward.py."""
-    c, pixel_bytes = rows.shape[3], rows.shape[3] * rows.itemsize
-    span = sw * (out.shape[2] - 1) + 1  # first window's start to last's
-    if sw == 1 or c == 1 or pixel_bytes > SHORT_PIXEL_BYTES:
-        return _combine(reduce, [rows[:, :, j:j + span:sw]
-                                 for j in range(kw)], out)
-    flat = rows.reshape(-1)
-    size = flat.size - (kw - 1) * c
-    wide = np.empty_like(rows)  # wide[..., x, :]: the window starting at x
-    _combine(reduce, [flat[j * c:j * c + size] for j in range(kw)],
-             wide.reshape(-1)[:size])
-    return _copy_runs(wide[:, :, :span:sw], out)  # pixels as items of bytes
-
-
-def _copy_runs(view, out=None):
-    """out[...] = view; with out None, view as a C-contiguous array (itself
-    if it is one, as np.ascontiguousarray).
-
-    NumPy copies a strided view a run along its last axis at a time, and
-    each run's call costs more than a short run's values: runs of up to
-    RUN_BYTES in memory are copied instead as one item of bytes each (1.7x
-    faster on LeNet-5's windows and pooled pixels).
-
-    Twins: in all four task files 0-3."""
-    if out is None:
-        if view.flags.c_contiguous:
-            return view
-        out = np.empty(view.shape, view.dtype)
-    run_bytes = view.shape[-1] * view.itemsize
-    if (0 < run_bytes <= RUN_BYTES and view.dtype == out.dtype
-            and view.strides[-1] == out.strides[-1] == view.itemsize):
-        run = np.dtype((np.void, run_bytes))
-        np.copyto(out.view(run), view.view(run))
-    else:
-        np.copyto(out, view)
-    return out
-
-
-def _compute_dtype(name, array):
-    """Check that `array` is a real ndarray; return the dtype to compute in.
-
-    Twins: in all four task files 0-3."""
+def _real(name, array):
+    """Check that `array` is an ndarray of real numbers; return the dtype
+    its values are computed in (float64 for integers and booleans)."""
     if not isinstance(array, np.ndarray):
         raise TypeError("{} must be a numpy.ndarray, got {}".format(
             name, type(array).__name__))
@@ -144,13 +100,11 @@ def _compute_dtype(name, array):
     if array.dtype.kind != "f":
         raise TypeError("{} must hold real numbers, got dtype {}".format(
             name, array.dtype))
-    return array.dtype.newbyteorder("=")  # big-endian in, native out
+    return array.dtype.newbyteorder("=")
 
 
 def _pair(name, value, low):
-    """Return `value` as a tuple of two ints >= low, else raise ValueError.
-
-    Twins: in all four task files 0-3."""
+    """`value` as a tuple of two ints >= low, else a ValueError."""
     if (isinstance(value, (tuple, list)) and len(value) == 2 and all(
             isinstance(v, (int, np.integer)) and not isinstance(v, bool)
             and v >= low for v in value)):
@@ -159,57 +113,17 @@ def _pair(name, value, low):
         name, low, value))
 
 
-def _pool_geometry(A_prev, kernel_shape, stride, mode):
-    """Check A_prev's shape, kernel_shape, stride and mode; return the
-    output shape (m, h_new, w_new, c) and (kh, kw, sh, sw).
-
-    Twins: in 1-pool_forward.py and 3-pool_backward.py."""
-    if A_prev.ndim != 4 or 0 in A_prev.shape[1:]:
-        raise ValueError("A_prev must have shape (m, h_prev, w_prev, c) with "
-                         "h_prev, w_prev, c >= 1, got shape {}".format(
-                             A_prev.shape))
-    kh, kw = _pair("kernel_shape", kernel_shape, 1)
-    sh, sw = _pair("stride", stride, 1)
-    if mode not in ("max", "avg"):
-        raise ValueError("mode must be 'max' or 'avg', got {!r}".format(mode))
-    m, h_prev, w_prev, c = A_prev.shape
-    if kh > h_prev or kw > w_prev:
-        raise ValueError("kernel_shape {} is larger than the input {}x{} of "
-                         "A_prev {}".format((kh, kw), h_prev, w_prev,
-                                            A_prev.shape))
-    h_new = (h_prev - kh) // sh + 1
-    w_new = (w_prev - kw) // sw + 1
-    return (m, h_new, w_new, c), (kh, kw, sh, sw)
-
-
-def _chunks(m, h_new, row_bytes, budget):
-    """(n0, n1, y0, y1): images n0:n1, output rows y0:y1, covering the
-    batch in order, at `row_bytes` of work memory per output row. A chunk
-    is whole images, about `budget` bytes (at least one image), or rows of
-    one image when one image would need more than LIMIT_BYTES.
-
-    Twins: in all four task files 0-3."""
+def _chunks(m, h_new, row_bytes):
+    """(images, rows) slices covering the output in order, each needing
+    about CHUNK_BYTES at row_bytes per output row: whole images, or rows
+    of one image when one image needs more."""
     per_image = max(1, h_new * row_bytes)
-    if per_image <= LIMIT_BYTES:
-        images = max(1, budget // per_image)
-        for n0 in range(0, m, images):
-            yield n0, min(m, n0 + images), 0, h_new
+    if per_image <= CHUNK_BYTES:
+        step = CHUNK_BYTES // per_image
+        for n0 in range(0, m, step):
+            yield slice(n0, n0 + step), slice(0, h_new)
         return
-    rows = max(1, LIMIT_BYTES // max(1, row_bytes))
-    for n in range(m):
-        for y0 in range(0, h_new, rows):
-            yield n, n + 1, y0, min(h_new, y0 + rows)
-
-
-def _combine(reduce, parts, out):
-    """out = reduce(... reduce(parts[0], parts[1]) ..., parts[-1]): the
-    elementwise max or sum of equally shaped arrays, in out's dtype.
-
-    Twins: in 1-pool_forward.py and 3-pool_backward.py."""
-    if len(parts) == 1:
-        out[...] = parts[0]
-    else:
-        reduce(parts[0], parts[1], out=out, dtype=out.dtype)
-    for part in parts[2:]:
-        reduce(out, part, out=out)
-    return out
+    step = max(1, CHUNK_BYTES // max(1, row_bytes))
+    for n0 in range(m):
+        for y0 in range(0, h_new, step):
+            yield slice(n0, n0 + 1), slice(y0, y0 + step)
