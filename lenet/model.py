@@ -119,10 +119,10 @@ def fused_engine():
 
 
 # The engines, by name: (what it is, for --help; a function that builds it).
-# An engine on a module holding the four functions is one more line, e.g.
-# "layers": ("lenet/layers.py", lambda: module_engine("lenet.layers", "layers")),
 ENGINES = {
     "fused": ("lenet/fused.py, both blocks fused", fused_engine),
+    "layers": ("lenet/layers.py, the four layers fast",
+               lambda: module_engine("lenet.layers", "layers")),
     "tasks": ("the task files 0-3", lambda: task_engine(repository_tasks())),
 }
 DEFAULT_ENGINE = "fused"  # the fastest exact engine

@@ -123,7 +123,7 @@ def tf_loss_and_gradients(weights, X, Y):
     return float(loss), [g.numpy() for g in tape.gradient(loss, weights)]
 
 
-ENGINES = ["tasks", "fused"]
+ENGINES = ["tasks", "layers", "fused"]
 
 
 @pytest.fixture(scope="module", params=ENGINES)
@@ -406,14 +406,17 @@ def test_short_training_run(mnist):
 
 
 def test_engines_agree_and_unknown_engine_refused(mnist):
-    """The task-function engine and the fused one give the same probabilities and gradients (to
-    float64 rounding) from the same weights; an unknown engine is a ValueError."""
+    """The task-function engine, lenet.layers' and the fused one give the same probabilities
+    and gradients (to float64 rounding) from the same weights; an unknown engine is a
+    ValueError."""
     X = mnist.X_train[:16, ..., None].astype(np.float64)
     Y = one_hot(mnist.Y_train[:16]).astype(np.float64)
     tasks = NumpyLeNet5(seed=5, dtype=np.float64, engine="tasks")
-    fused = NumpyLeNet5(seed=5, dtype=np.float64, engine="fused")
-    np.testing.assert_allclose(tasks.forward(X), fused.forward(X), rtol=1e-12, atol=1e-15)
-    for got, want in zip(fused.backward(Y), tasks.backward(Y)):
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
+    want_probs, want_gradients = tasks.forward(X), tasks.backward(Y)
+    for engine in ("layers", "fused"):
+        other = NumpyLeNet5(seed=5, dtype=np.float64, engine=engine)
+        np.testing.assert_allclose(other.forward(X), want_probs, rtol=1e-12, atol=1e-15)
+        for got, want in zip(other.backward(Y), want_gradients):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
     with pytest.raises(ValueError, match="engine"):
         NumpyLeNet5(engine="gpu")
