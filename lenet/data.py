@@ -44,6 +44,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lenet.output import write_atomically
+
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
 PIXEL_SCALE = 256  # pixel = byte / 256, the classic mnist.pkl.gz's scale
@@ -415,8 +417,9 @@ def export_classic(splits, folder):
     """Write ``splits`` as the exercise's classic ``MNIST.npz`` in folder.
 
     X_train (50000, 28, 28), X_valid and X_test (10000, 28, 28) float32
-    (byte / 256), Y_* int64. Written to a temporary name and renamed, so
-    the folder never holds a partial file.
+    (byte / 256), Y_* int64. Written through lenet.output.write_atomically
+    (a temporary name, flushed, renamed), so the folder never holds a
+    partial file and a previous MNIST.npz survives a failed export.
 
     Returns
     -------
@@ -433,15 +436,8 @@ def export_classic(splits, folder):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "MNIST.npz"
-    partial = folder / ".MNIST.npz.partial.{}".format(os.getpid())
-    try:
-        with open(partial, "wb") as handle:
-            np.savez(handle, **{key: getattr(splits, key)
-                                for key in CLASSIC_KEYS})
-        os.replace(partial, target)
-    finally:
-        if partial.exists():
-            partial.unlink()
+    write_atomically(target, lambda stream: np.savez(
+        stream, **{key: getattr(splits, key) for key in CLASSIC_KEYS}))
     return target
 
 

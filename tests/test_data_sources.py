@@ -10,6 +10,7 @@ import io
 import os
 import pickle
 import tracemalloc
+import types
 import zipfile
 from pathlib import Path
 
@@ -196,6 +197,30 @@ def test_export_classic_npz(full_idx, tmp_path, capsys):
             assert array.dtype == (np.float32 if key[0] == "X" else np.int64)
             np.testing.assert_array_equal(array, expected)
         assert archive["X_train"].shape == (50000, 28, 28)
+
+
+def test_export_failure_keeps_the_previous_file(tmp_path, monkeypatch):
+    """An export that fails while writing (a full disk, Ctrl-C) leaves the previous MNIST.npz as
+    it was and no temporary file beside it; one that succeeds replaces it whole."""
+    splits = types.SimpleNamespace(is_full=True, **{key: np.arange(6).reshape(2, 3)
+                                                    for key in CLASSIC_KEYS})
+    previous = tmp_path / "MNIST.npz"
+    previous.write_bytes(b"the previous export")
+
+    def failing_savez(stream, **arrays):
+        """Write part of an archive, then fail as a full disk would."""
+        stream.write(b"PK partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(OSError, match="No space"):
+        export_classic(splits, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["MNIST.npz"]
+    assert previous.read_bytes() == b"the previous export"
+    monkeypatch.undo()
+    assert export_classic(splits, tmp_path) == previous
+    with np.load(previous) as archive:
+        np.testing.assert_array_equal(archive["X_train"], splits.X_train)
 
 
 def test_export_usage_error(tmp_path, capsys):
