@@ -14,8 +14,10 @@ compiles graphs and warms caches). PyTorch (eager, channels_last) and JAX
 their LeNet-5s are written here. The benchmark runs twice, in two child
 processes: one with every library held to one thread (BLAS, OpenMP,
 TensorFlow's and XLA's thread pools), one with each library's defaults.
-The default-threads table adds the NumPy model with BLAS left to its own
-thread count (the model holds BLAS to one thread by default). Keras's epoch
+The NumPy model runs on each of its engines (fused, the job's default;
+lenet/layers.py; the task files). The default-threads table adds the NumPy
+model with BLAS left to its own thread count (the model holds BLAS to one
+thread by default). Keras's epoch
 is the time Keras measures inside ``fit``; the others' is the whole epoch of
 ``train_epoch`` of ``lenet.training`` (shuffled batches, a train_step each).
 PyTorch's kernels are untruncated He-normal draws (its kaiming_normal_),
@@ -46,10 +48,11 @@ from lenet.training import StepTraining  # noqa: E402
 
 BATCH = 32
 GEMM_SIZE = 1024  # the floor's GEMM: (1024, 1024) @ (1024, 1024) float32
-IMPLEMENTATIONS = ("numpy", "numpy-tasks", "numpy-blas-default", "tf1",
-                   "keras", "torch", "jax")
+IMPLEMENTATIONS = ("numpy", "numpy-layers", "numpy-tasks",
+                   "numpy-blas-default", "tf1", "keras", "torch", "jax")
 LABELS = {
     "numpy": "NumPy, fused engine",
+    "numpy-layers": "NumPy, layers engine",
     "numpy-tasks": "NumPy, tasks 0-3 engine",
     "numpy-blas-default": "NumPy fused, BLAS threads free",
     "tf1": "TensorFlow 1 graph (task 4)",
@@ -131,8 +134,13 @@ def make_numpy(X, Y, one_thread, seed, blas_threads=1, engine="fused"):
                                    engine=engine), X, Y)
 
 
+def make_numpy_layers(X, Y, one_thread, seed):
+    """NumpyLeNet5 on lenet/layers.py's four functions."""
+    return make_numpy(X, Y, one_thread, seed, engine="layers")
+
+
 def make_numpy_tasks(X, Y, one_thread, seed):
-    """NumpyLeNet5 on the task functions (the job's default engine)."""
+    """NumpyLeNet5 on the task files' four functions."""
     return make_numpy(X, Y, one_thread, seed, engine="tasks")
 
 
@@ -317,7 +325,8 @@ def make_jax(X, Y, one_thread, seed):
     return _StepsEpoch(JaxLeNet5(seed), X, Y)
 
 
-MAKERS = {"numpy": make_numpy, "numpy-tasks": make_numpy_tasks,
+MAKERS = {"numpy": make_numpy, "numpy-layers": make_numpy_layers,
+          "numpy-tasks": make_numpy_tasks,
           "numpy-blas-default": make_numpy_blas_default,
           "tf1": make_tf1, "keras": make_keras, "torch": make_torch,
           "jax": make_jax}

@@ -34,9 +34,9 @@ def test_quick_prints_both_tables():
     out = result.stdout
     tables = out.split("\nOne thread each")[1].split("\nDefault threads")
     assert len(tables) == 2
-    for table, labels in zip(tables, [["numpy", "numpy-tasks", "tf1", "keras"],
-                                      ["numpy", "numpy-tasks", "numpy-blas-default", "tf1",
-                                       "keras"]]):
+    engines = ["numpy", "numpy-layers", "numpy-tasks"]
+    for table, labels in zip(tables, [engines + ["tf1", "keras"],
+                                      engines + ["numpy-blas-default", "tf1", "keras"]]):
         assert "single-core float32 GEMM" in table and "x floor" in table
         for name in labels:
             row = next(line for line in table.splitlines()
