@@ -60,7 +60,7 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
     # In chunks of images (or of output rows of one large image), so that
     # the window matrix stays small whatever the shapes.
     for n, y in _chunks(m, h_new, _row_bytes(A_prev, W, geometry, work)):
-        slab, _ = _slab(A_prev, n, y, geometry, work)  # (c_prev, n, .., ..)
+        slab, _, _ = _slab(A_prev, n, y, geometry, work)  # (c_prev, n, ..)
         windows = _windows(slab, geometry)  # (K, R), R = n * rows * w_new
         # (R, K) @ (K, c_new): every window times every kernel
         Z[n, y] = (windows.T @ W_mat).reshape(Z[n, y].shape)
@@ -70,8 +70,8 @@ def conv_forward(A_prev, W, b, activation, padding="same", stride=(1, 1)):
 
 def _slab(A_prev, n, y, geometry, work):
     """The zero-padded input that output rows y of images n read, channel
-    first: (slab (c_prev, n, span, w_prev + 2 * pw), (slab rows, A_prev
-    rows)), the last two the slices where the input's own rows sit."""
+    first: (slab (c_prev, n, span, w_prev + 2 * pw), inside, rows), where
+    slab[inside] holds A_prev[n, rows] (channel first)."""
     kh, kw, sh, sw, ph, pw, h_new, w_new = geometry
     A = A_prev[n]
     rows = range(h_new)[y]
@@ -81,10 +81,10 @@ def _slab(A_prev, n, y, geometry, work):
                     work)
     first = max(0, top)  # the input's own rows: first:last
     last = max(first, min(A.shape[1], top + span))
-    inside = slice(first - top, last - top), slice(first, last)
-    slab[:, :, inside[0], pw:pw + A.shape[2]] = A[:, inside[1]].transpose(
-        3, 0, 1, 2)
-    return slab, inside
+    inside = (slice(None), slice(None), slice(first - top, last - top),
+              slice(pw, pw + A.shape[2]))
+    slab[inside] = A[:, first:last].transpose(3, 0, 1, 2)
+    return slab, inside, slice(first, last)
 
 
 def _windows(slab, geometry):

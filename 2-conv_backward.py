@@ -65,12 +65,8 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
     W_mat = W.reshape(-1, c_new).astype(work)  # (K, c_new), K = kh*kw*c_prev
     dA_prev = np.zeros(A_prev.shape, work)
     dW = np.zeros(W_mat.shape, work)
-    row_bytes = _row_bytes(A_prev, W, geometry, work)
-    if float32_products:  # and the products of _float32_products
-        row_bytes += w_new * W.size * 4
-    pw, w_prev = geometry[5], A_prev.shape[2]
-    for n, y in _chunks(m, h_new, row_bytes):
-        slab, (inside, rows) = _slab(A_prev, n, y, geometry, work)
+    for n, y in _chunks(m, h_new, _row_bytes(A_prev, W, geometry, work)):
+        slab, inside, rows = _slab(A_prev, n, y, geometry, work)
         windows = _windows(slab, geometry)  # (K, R), R = n * rows * w_new
         grad = dZ[n, y].reshape(-1, c_new).astype(work)  # (R, c_new)
         if float32_products:  # see the docstring
@@ -80,7 +76,7 @@ def conv_backward(dZ, A_prev, W, b, padding="same", stride=(1, 1)):
         # what each window sends back, (K, c_new) @ (c_new, R), tap by tap
         d_slab = _scatter(W_mat @ grad.T, slab.shape, geometry)
         target = dA_prev[n, rows]  # a view: += adds in place
-        target += d_slab[:, :, inside, pw:pw + w_prev].transpose(1, 2, 3, 0)
+        target += d_slab[inside].transpose(1, 2, 3, 0)  # without the padding
     # sums in float64 (or longer) at least, rounded once to the dtype
     db = np.sum(dZ, axis=(0, 1, 2), keepdims=True,
                 dtype=np.promote_types(work, np.float64))
@@ -108,16 +104,18 @@ def _scatter(d_windows, shape, geometry):
 def _float32_products(windows, grad):
     """dW (K, c_new) as NumPy 1.x's loop answer computes it for A_prev
     float32 and dZ float64: each product float32(window value *
-    float32(dZ)), the products summed in float64."""
-    a = windows.astype(np.float32)[:, :, None]  # (K, R, 1)
-    g = grad.astype(np.float32)[None]  # (1, R, c_new)
-    return (a * g).sum(axis=1, dtype=np.float64)
+    float32(dZ)), the products summed in float64; CHUNK_BYTES of products
+    at a time."""
+    a, g = windows.astype(np.float32), grad.astype(np.float32)
+    step = max(1, CHUNK_BYTES // (4 * a.shape[0] * g.shape[1]))
+    return sum((a[:, r:r + step, None] * g[None, r:r + step]).sum(
+        axis=1, dtype=np.float64) for r in range(0, g.shape[0], step))
 
 
 def _slab(A_prev, n, y, geometry, work):
     """The zero-padded input that output rows y of images n read, channel
-    first: (slab (c_prev, n, span, w_prev + 2 * pw), (slab rows, A_prev
-    rows)), the last two the slices where the input's own rows sit."""
+    first: (slab (c_prev, n, span, w_prev + 2 * pw), inside, rows), where
+    slab[inside] holds A_prev[n, rows] (channel first)."""
     kh, kw, sh, sw, ph, pw, h_new, w_new = geometry
     A = A_prev[n]
     rows = range(h_new)[y]
@@ -127,10 +125,10 @@ def _slab(A_prev, n, y, geometry, work):
                     work)
     first = max(0, top)  # the input's own rows: first:last
     last = max(first, min(A.shape[1], top + span))
-    inside = slice(first - top, last - top), slice(first, last)
-    slab[:, :, inside[0], pw:pw + A.shape[2]] = A[:, inside[1]].transpose(
-        3, 0, 1, 2)
-    return slab, inside
+    inside = (slice(None), slice(None), slice(first - top, last - top),
+              slice(pw, pw + A.shape[2]))
+    slab[inside] = A[:, first:last].transpose(3, 0, 1, 2)
+    return slab, inside, slice(first, last)
 
 
 def _windows(slab, geometry):
