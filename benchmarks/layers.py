@@ -61,6 +61,7 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 import loops  # noqa: E402  (benchmarks/loops.py, the plain-loop reference)
 from lenet import layers as package_layers  # noqa: E402  (lenet/layers.py)
+from lenet.quiet import import_tensorflow  # noqa: E402
 from lenet.tasks import task_function  # noqa: E402
 
 MIB = 2 ** 20
@@ -361,12 +362,17 @@ def geometric_mean(values):
     return math.exp(sum(map(math.log, values)) / len(values))
 
 
+def one_tf_thread(tf):
+    """Hold TensorFlow to one intra-op and one inter-op thread (before its first op)."""
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def speed(workloads, repeat, loop_images):
     """Check, time and print every workload in float64 and float32, by
     lenet/layers.py, the task files, TensorFlow, the loops and the optional
     peers; the geometric means of layers/TF and tasks/TF last."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    tf = import_tensorflow()
     peers = optional_peers()
     rng = np.random.default_rng(0)
     cases = [(w, dtype) for dtype in (np.float64, np.float32)
@@ -459,7 +465,7 @@ def hostile(workloads, repeat):
     """Check, time and measure lenet/layers.py on every shape that punishes
     shortcuts, in float64 and float32; print the second table. True if all
     are within bounds."""
-    import tensorflow as tf
+    tf = import_tensorflow()
     rng = np.random.default_rng(1)
     cases = [(w, dtype) for dtype in (np.float64, np.float32)
              for w in workloads if dtype == np.float64 or not oom_in_tf(w)]
@@ -602,10 +608,7 @@ def main(argv=None):
     if args.memory:
         return 0 if memory(500 if args.quick else 50000) else 1
     if not args.tf_all_threads:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        import_tensorflow(one_tf_thread)
         print("TensorFlow held to one thread (intra- and inter-op).")
     else:
         print("TensorFlow on its default threads (all cores).")

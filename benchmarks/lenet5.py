@@ -338,10 +338,14 @@ def worker(args):
     import importlib.util
     one_thread = args.worker == "one"
     if "tf1" in args.impl or "keras" in args.impl:
-        import tensorflow as tf
-        if one_thread:
-            tf.config.threading.set_intra_op_parallelism_threads(1)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
+        from lenet.quiet import import_tensorflow
+
+        def threads(tf):
+            """One intra-op and one inter-op thread, set before the first op."""
+            if one_thread:
+                tf.config.threading.set_intra_op_parallelism_threads(1)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+        import_tensorflow(threads)
     from lenet.data import as_images, load_mnist, one_hot
     data = load_mnist(args.data, verbose=False)
     X = as_images(data.X_train[:args.images])
@@ -377,7 +381,6 @@ def worker(args):
 def run_worker(mode, args):
     """Run this script as a child in mode 'one' or 'default'; its result."""
     env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if mode == "one":
         env.update(ONE_THREAD_ENV)
     command = [sys.executable, str(Path(__file__).resolve()), "--worker",

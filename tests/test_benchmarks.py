@@ -230,3 +230,23 @@ def test_blocks_help():
     result = run_blocks("--rounds", "0")
     assert result.returncode == 2 and "--rounds must be at least 1" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.slow
+def test_quiet_import_configures_before_the_first_op():
+    """lenet.quiet.import_tensorflow(configure) runs configure before TensorFlow's first op, so
+    thread counts (which TensorFlow refuses once it has run an op) take effect, and prints none
+    of TensorFlow's start-up lines; the benchmarks hold TensorFlow to one thread this way."""
+    from tf_log import noise, user_env
+    code = ("from lenet.quiet import import_tensorflow\n"
+            "def one(tf):\n"
+            "    tf.config.threading.set_intra_op_parallelism_threads(1)\n"
+            "    tf.config.threading.set_inter_op_parallelism_threads(1)\n"
+            "tf = import_tensorflow(one)\n"
+            "print(tf.config.threading.get_intra_op_parallelism_threads(),\n"
+            "      tf.config.threading.get_inter_op_parallelism_threads())\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=user_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["1", "1"]
+    assert noise(result.stderr) == []
