@@ -38,7 +38,9 @@ MISTAKES = {
     "same_padding": {0: "same_padding"},
     "avg_divisor": {1: "avg_divisor"},
     "stride_ignored": {1: "stride_ignored"},
-    "same_padding_backward": {2: "same_padding_backward"},
+    # raises on every 'same' case, as does an answer padding right but summing dA into an
+    # unpadded array: only the neutral 'same' hint (which names both causes) is honest
+    "same_padding_backward": {2: "same"},
     "overwrite": {2: "overwrite", 3: "overwrite"},
     "stride_ignored_backward": {3: "stride_ignored_backward"},
     "first_max": {3: "first_max"},
@@ -46,6 +48,13 @@ MISTAKES = {
     "empty_slice": {2: "empty_slice_raised"},
     "avg_zeros": {1: "zeros"},
     "small_only": {1: "medium"},
+    # mistakes met in public students' answers (the grader's hint was wrong or misleading):
+    # np.ceil's float given to np.pad (the rule was right, the type wrong)
+    "float_padding": {0: "float_padding"},
+    # the padding cut off as [ph:h_prev - ph] (the padding itself was right)
+    "cut_too_much": {2: "cut_too_much"},
+    # sw where sh belongs in dW's window raises on an empty window: not the [ph:-ph] cut
+    "stride_mixup_backward": {2: "sh_for_sw"},
 }
 IN_PROCESS = [(mistake, task, hint) for mistake, tasks in MISTAKES.items()
               for task, hint in tasks.items()]

@@ -80,6 +80,14 @@ HINTS = {
                    "empty when ph = 0; cut with ph:ph + h_prev",
     "empty_slice_raised": "an array with an empty dimension where the padding is 0 ('valid'): "
                           "dA_pad[:, ph:-ph] is empty when ph = 0; cut with ph:ph + h_prev",
+    "cut_too_much": "dA_prev has h_prev - 2 * ph rows (w_prev - 2 * pw columns): the padded "
+                    "array has h_prev + 2 * ph, so cut dA_pad[:, ph:ph + h_prev, pw:pw + w_prev]",
+    "float_padding": "the padding is a float (np.ceil and / return floats): np.pad and slices "
+                     "need integers, ph = int(np.ceil(((h_prev - 1) * sh + kh - h_prev) / 2))",
+    "same": "fails only with 'same' padding: is ph = ceil(((h_prev - 1) * sh + kh - h_prev) / 2) "
+            "(likewise pw) an int, with ph zeros on both sides, the same backward as forward; "
+            "in the backward pass, is the gradient summed into an array of the padded shape, "
+            "then cut with ph:ph + h_prev?",
     "medium": "right on every small case, wrong on the medium one drawn for this run: is a "
               "size fixed somewhere (a buffer, a range), or a result looked up?",
     "zeros": "the result is all zeros: is this part (or this mode) still unfinished?",
@@ -92,7 +100,7 @@ HINTS = {
 # feature of the failing cases -> hint, for the 'fails only when ...' fallback
 FEATURE_HINTS = {
     "kh != kw": "kh_for_kw", "h_prev != w_prev": "h_for_w", "sh != sw": "sh_for_sw",
-    "stride > 1": "stride", "'same' padding": "same_padding", "tuple padding": "tuple_padding",
+    "stride > 1": "stride", "'same' padding": "same", "tuple padding": "tuple_padding",
     "overlapping windows": "overwrite", "ties": "ties", "'avg' mode": "avg",
     "'max' mode": "max", "gapped windows": "gaps", "several images": "batch",
     "several channels": "channels", "activation": "activation",
@@ -280,6 +288,10 @@ def _shape_hint(case, outputs, reference):
             if got.ndim == 4 and ((ph == 0 and got.shape[1] == 0)
                                   or (pw == 0 and got.shape[2] == 0)):
                 return "empty_slice", None
+            short = (len(range(geo[1] + 2 * ph)[ph:geo[1] - ph]),  # dA_pad[:, ph:h_prev - ph]
+                     len(range(geo[2] + 2 * pw)[pw:geo[2] - pw]))
+            if got.ndim == 4 and (ph or pw) and got.shape[1:3] == short:
+                return "cut_too_much", None
         if got.ndim == 4 and got.shape[0] == ref.shape[0] and got.shape[3] == ref.shape[3]:
             dh, dw = got.shape[1] - ref.shape[1], got.shape[2] - ref.shape[2]
             if {abs(dh), abs(dw)} <= {0, 1} and (dh or dw):
@@ -424,15 +436,35 @@ def variant_hint(case, outputs, reference):
 _EMPTY_SHAPE = re.compile(r"\((?:\d+, ?)*0(?:, ?\d+)*,?\)")
 
 
+_FLOAT_INDEX = ("`pad_width` must be of integral type", "slice indices must be integers")
+
+
+def _empty_cuts(case):
+    """The shapes dA_pad[:, ph:-ph, pw:-pw] (whole batch, or one image) has when ph or pw is
+    0, as NumPy writes them in an error message; empty when neither is 0."""
+    m, h, w, c, kh, kw, c_new, ph, pw = conv_geometry(case.args, case.reading)[:9]
+    if ph and pw:
+        return []
+    rows, cols = (h if ph else 0), (w if pw else 0)
+    return [str(shape).replace(",)", ")") for shape in ((m, rows, cols, c), (rows, cols, c))]
+
+
 def error_hint(case, record):
-    """(hint, None) for an error a known mistake raises, or None: in the backward pass, the
-    cut dA_pad[:, ph:-ph] is empty when ph = 0, and adding it to an array raises a
-    broadcasting error naming a shape with a 0 in it."""
-    if case.task != 2 or record.get("status") != "error":
+    """(hint, None) for an error a known mistake raises, or None: a float padding (np.ceil
+    or /) given to np.pad or a slice raises a TypeError; in the backward pass, the cut
+    dA_pad[:, ph:-ph] is empty when ph = 0, and adding it to (or storing it into) an array
+    raises a broadcasting error naming the cut's own shape (an empty window elsewhere, from
+    a stride mix-up, names a window's shape and gets no hint from here)."""
+    if case.task not in (0, 2) or record.get("status") != "error":
         return None
-    geo = conv_geometry(case.args, case.reading)
     text = str(record.get("error", ""))
-    if (geo[7] == 0 or geo[8] == 0) and "broadcast" in text and _EMPTY_SHAPE.search(text):
+    if "TypeError" in record.get("exception_types", []) and any(
+            message in text for message in _FLOAT_INDEX):
+        return "float_padding", None
+    if case.task != 2 or "broadcast" not in text:
+        return None
+    shapes = {shape.replace(" ", "") for shape in _EMPTY_SHAPE.findall(text)}
+    if any(cut.replace(" ", "") in shapes for cut in _empty_cuts(case)):
         return "empty_slice_raised", None
     return None
 
@@ -444,8 +476,6 @@ def feature_hint(failing, passing, task_number=None):
         return None  # only the exercise's own example failed: no feature to name
     best = None
     for feature, hint in FEATURE_HINTS.items():
-        if task_number == 2 and hint == "same_padding":
-            hint = "same_padding_backward"
         if not all(feature in case.features for case in failing):
             continue
         with_feature = sum(feature in case.features for case in passing)
