@@ -444,6 +444,7 @@ def test_help():
 
 @pytest.mark.parametrize("engine, name", [(None, "NumPy (fused)"),
                                           ("fused", "NumPy (fused)"),
+                                          ("layers", "NumPy (layers)"),
                                           ("tasks", "NumPy (tasks 0-3)")])
 def test_numpy_engine_option(tmp_path, fake_job, monkeypatch, capsys, engine, name):
     """--numpy-engine picks the NumPy model's engine (fused, the fastest, by default) and names
