@@ -24,10 +24,6 @@ from pathlib import Path
 import numpy as np
 
 PUBLISHED = Path(__file__).resolve().parent / "published"
-TASK_FILES = {0: ("0-conv_forward.py", "conv_forward"),
-              1: ("1-pool_forward.py", "pool_forward"),
-              2: ("2-conv_backward.py", "conv_backward"),
-              3: ("3-pool_backward.py", "pool_backward")}
 NUMBER = re.compile(r"-?\d+\.\d*(?:e[-+]\d+)?")
 
 
@@ -196,7 +192,7 @@ def main(argv=None):
                         help="also print each output")
     args = parser.parse_args(argv)
     from lenet.data import load_mnist
-    from lenet.tasks import task_function
+    from lenet.tasks import LAYER_TASKS, task_function
     try:
         splits = load_mnist(args.data)
     except (OSError, ValueError) as error:
@@ -209,7 +205,7 @@ def main(argv=None):
     failed = False
     for task in args.task:
         output = exercise_output(task, splits.X_train,
-                                 task_function(*TASK_FILES[task]))
+                                 task_function(*LAYER_TASKS[task]))
         if args.show:
             sys.stdout.write(output)
         verdict, detail = compare(task, output)

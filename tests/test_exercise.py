@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from lenet.data import load_mnist
-from lenet.exercise import TASK_FILES, compare, exercise_output, published_output
-from lenet.tasks import ROOT
+from lenet.exercise import compare, exercise_output, published_output
+from lenet.tasks import LAYER_TASKS, ROOT
 
 from checks import layer_function
 
@@ -33,7 +33,7 @@ def classic_train(mnist_test_dir):
 def test_published_output(task, classic_train, implementation):
     """Each exercise main prints its published output with our task file, and with
     lenet.layers' function."""
-    function = layer_function(implementation, TASK_FILES[task][1])
+    function = layer_function(implementation, LAYER_TASKS[task][1])
     output = exercise_output(task, classic_train, function)
     verdict, detail = compare(task, output)
     if task == 2 and int(np.__version__.split(".")[0]) >= 2:
