@@ -197,8 +197,21 @@ def _import(filename, name, folder):
 
 
 def check_task(task, function):
-    """The first failure of ``function`` (task ``task``) on the check's cases, or None."""
-    for case in task_cases(task):
+    """The first failure of ``function`` (task ``task``) on the check's cases, or None.
+
+    Where the exercise is silent (an odd total 'same' padding), a convolution passes under
+    either rounding used throughout, as the grader judges it; a failure names the course's
+    (rounded up)."""
+    failure = _first_failure(function, task_cases(task))
+    if failure is not None and task in (0, 2):
+        if _first_failure(function, task_cases(task, "floor")) is None:
+            return None
+    return failure
+
+
+def _first_failure(function, cases):
+    """The first of ``cases`` that ``function`` fails, in words, or None."""
+    for case in cases:
         saved = [np.copy(arg) for arg in case.args if isinstance(arg, np.ndarray)]
         try:
             outputs = function(*case.args)
@@ -239,9 +252,10 @@ def compare(outputs, expected, names):
     return None
 
 
-def task_cases(task):
+def task_cases(task, rounding="ceil"):
     """The check's cases of task 0, 1, 2 or 3: tiny float64 inputs, and one medium one (a few
-    thousand values: an answer right only on small inputs fails), fixed seed."""
+    thousand values: an answer right only on small inputs fails), fixed seed; 'same' padding
+    rounded as ``rounding`` says (see lenet.references.course_padding)."""
     from lenet import references as ref  # TensorFlow on first use
     rng = np.random.default_rng(task)
     cases = []
@@ -254,7 +268,8 @@ def task_cases(task):
             A = rng.normal(size=shape)
             W = rng.normal(size=kernel + (shape[3], 3))
             b = rng.normal(size=(1, 1, 1, 3))
-            geometry = ref.course_padding(padding, *shape[1:3], *kernel, *stride) + stride
+            geometry = ref.course_padding(padding, *shape[1:3], *kernel, *stride,
+                                          rounding) + stride
             words = "A_prev {}, W {}, b, {{}}{!r}, {}".format(shape, W.shape, padding, stride)
             if task == 0:
                 relu = padding == "same" and stride == (1, 1)

