@@ -3,86 +3,74 @@
 The task functions (``0-conv_forward.py`` ... ``3-pool_backward.py``) are
 general layers: any stride, padding, kernel and pooling window, inputs
 checked, every gradient returned. A training step of LeNet-5 needs much
-less, and this module does only that, for the model's two blocks
+less, and this module does only that, for blocks of the form
 
-    conv 5x5 (stride 1, zero padding p) -> + bias -> ReLU -> max-pool 2x2/2
+    conv kh x kw (stride 1, zero padding p) -> + bias -> ReLU
+    -> max-pool 2x2/2
 
 with the same results as the task functions followed by TensorFlow's
 max-pool gradient routing (the first maximum of a window, in row-major
-order, takes the window's gradient). What it does differently:
+order, takes the window's gradient).
 
-- The rows of the window matrix are ordered (dy, dx, n, y', x'): output
-  (n, 2y' + dy, 2x' + dx). The four elements of every pooling window then
-  sit in four contiguous planes of the convolution's output, so the
-  pooling is three ``np.maximum`` calls on contiguous arrays, and the
-  backward routing is a few more, with no strided views.
+The pooling windows drive the layout. The four convolution outputs of the
+pooling window at (y', x') read one (kh + 1) x (kw + 1) patch of the padded
+input, the one starting at (2 y', 2 x'); output (dy, dx) of the window is
+the patch times the kernel shifted by (dy, dx):
+
+    Z[2y' + dy, 2x' + dx, k] = sum over a, b, c of
+        patch[a, b, c] * W[a - dy, b - dx, c, k]    (zero outside W)
+
+So one matrix product gives all four outputs of every window: the patches
+as the rows of a (windows, K) matrix times a "phase matrix" (K, 4 c_new)
+that holds each kernel four times, shifted. That is 1.44 times the
+multiply-adds of LeNet-5's 5x5 kernels (36 taps for 25), but:
+
+- the patches overlap by half where 5x5 windows overlap by 4/5: the
+  window matrix is 36 / 4 = 9 values per input value, not 25, and one
+  copy builds it (below);
+- the product has 4 c_new columns (64 for LeNet-5's second layer, not
+  16): BLAS runs it near its peak;
+- the four outputs of a pooling window sit side by side, so the pooling
+  is three ``np.maximum`` calls on whole planes;
+- the input gradient is the same product transposed: each window sends
+  its patch's gradient back, and the patches add up on the input grid.
+
+To build the patches without a copy per tap, the padded input is first
+split by the parity of its rows and columns into a "phase grid"
+Q[n, y2, x2, a1, b1, c] = A_pad[n, 2 y2 + a1, 2 x2 + b1, c]: the patch of
+window (y', x') is then rows y' .. y' + kh // 2 and columns
+x' .. x' + kw // 2 of the grid, each cell 4 c values in a row, and the
+window matrix is one strided view of the grid, copied once. With fewer
+than ``FEW_CHANNELS`` input channels (LeNet-5's first layer, one channel),
+a cell holds too few values for good runs; the grid and the window matrix
+are then channel-first (one column per window, runs of a row of windows).
+
+Details that save time:
+
+- A column of ones in the window matrix and a row of the biases in the
+  phase matrix add the bias inside the product; the bias gradient comes
+  out of the kernel gradient's product the same way.
 - Bias and ReLU commute with the maximum (the same bias for the window,
   ReLU monotone), so the ReLU runs on the pooled output only, and the
   first maximum of the ReLU outputs is the first maximum of the
   convolution outputs wherever the pooled value is positive (elsewhere
   the ReLU's derivative, 0, cancels the gradient).
-- The window matrix of the forward pass is kept for the kernel gradient,
-  and the input gradient is computed only when asked for (the first
-  layer's input is the image: nothing needs its gradient).
-- A one-channel input (the first layer) has no window matrix: a window
-  matrix of 25 taps copies every pixel 100 times. Instead, the padded
-  images are cut into their 36 "phase planes" S[a, b] = A_pad[:, a::2,
-  b::2] (cropped to the pooled size), and output plane (dy, dx) of
-  channel k is sum over a, b of W[a - dy, b - dx, k] * S[a, b]: one GEMM
-  (4 c_new, 36) @ (36, rows) whose left matrix holds each kernel four
-  times, shifted (zeros elsewhere). 1.44 times the multiply-adds, a
-  quarter of the copying. The phase planes are the 6x6 windows at stride
-  2, copied channel-first.
-- In training, the large arrays (padded input, window matrix, outputs,
-  gradients on the grid) live in a workspace that the caller keeps from
-  step to step: fresh arrays of a megabyte or more cost page faults (the
-  allocator hands them back to the system when freed), which took longer
-  than the copies that fill them.
-
-The padding and the windows are gathered by ``lenet.layers`` (``padded_slab``,
-``window_view``, ``window_rows``, ``window_columns``), as in its general
-layers.
+- The input gradient is computed only when asked for (the first layer's
+  input is the image: nothing needs its gradient).
+- In training, every array (phase grid, window matrix, outputs, gradients)
+  and the strided views into them live in a plan that the caller keeps
+  from step to step (``workspace``): fresh arrays of a megabyte or more
+  cost page faults, and each view costs microseconds to make.
 """
 import numpy as np
 
-from lenet.layers import padded_slab, window_columns, window_rows, window_view
-
-FEW_CHANNELS = 4  # below this c_prev, the phase-plane GEMM is used
-PLANES = ((0, 0), (0, 1), (1, 0), (1, 1))  # offsets (dy, dx) in a 2x2 window
-_PHASE_INDEX = {}  # W.shape -> where W's entries go in the phase matrix
-
-
-def _phase_index(kh, kw, c_prev, c_new):
-    """Flat positions of W's entries in the phase matrix, one row per
-    output plane (dy, dx): an int array (4, W.size).
-
-    The phase matrix is (c_new * 4, (kh + 1) * (kw + 1) * c_prev): row
-    (k, dy, dx), column (a, b, c); W[i, j, c, k] sits at column
-    (i + dy, j + dx, c) of row (k, dy, dx).
-    """
-    key = (kh, kw, c_prev, c_new)
-    if key not in _PHASE_INDEX:
-        i, j, c, k = np.meshgrid(np.arange(kh), np.arange(kw),
-                                 np.arange(c_prev), np.arange(c_new),
-                                 indexing="ij")
-        columns = (kh + 1) * (kw + 1) * c_prev
-        _PHASE_INDEX[key] = np.array([
-            ((k * 4 + dy * 2 + dx) * columns
-             + ((i + dy) * (kw + 1) + j + dx) * c_prev + c).ravel()
-            for dy in (0, 1) for dx in (0, 1)])
-    return _PHASE_INDEX[key]
-
-
-def _buffer(workspace, name, shape, dtype, zeros=False):
-    """An array for ``name`` of this shape and dtype: the workspace's own,
-    made on first use (zeros if asked), or a fresh one without a workspace.
-    What is not written on each use keeps its first value."""
-    if workspace is None:
-        return (np.zeros if zeros else np.empty)(shape, dtype)
-    key = (name, shape, np.dtype(dtype).str)
-    if key not in workspace:
-        workspace[key] = (np.zeros if zeros else np.empty)(shape, dtype)
-    return workspace[key]
+FEW_CHANNELS = 4  # below this c_prev, the grid and patches are channel-first
+OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))  # (dy, dx) in a pooling window
+# The kernel gradient sums over every window: a product whose inner dimension
+# is long. It runs in chunks of windows whose slices of both operands fit in
+# this many bytes (a common size of a core's L2 cache); one BLAS call over
+# all windows streams them from memory for each block of the result.
+CHUNK_BYTES = 2 ** 18
 
 
 def conv_pool_forward(A_prev, W, b, padding, workspace=None):
@@ -100,71 +88,25 @@ def conv_pool_forward(A_prev, W, b, padding, workspace=None):
         Zero rows and columns added on each side before the convolution
         (2 for LeNet-5's 'same' 5x5 layer, 0 for its 'valid' one).
     workspace : dict, optional
-        Arrays kept from call to call (see the module docstring). The
-        output and the cache are its arrays: valid until the next call
-        with the same workspace. None allocates fresh arrays.
+        Keeps the block's arrays from call to call (see the module
+        docstring). The output and the cache are its arrays: valid until
+        the next call with the same workspace. None allocates fresh
+        arrays.
 
     Returns
     -------
     tuple (P, cache)
-        P, shape (n, h_out / 2, w_out / 2, c_new): max-pool 2x2/2 of
-        ReLU(conv(A_prev, W) + b), h_out = h + 2 * padding - kh + 1
-        (even), likewise w_out; cache, what ``conv_pool_backward`` needs
-        (the window matrix, the convolution output, the window maxima).
+        P, shape (n, h_out // 2, w_out // 2, c_new): max-pool 2x2/2 of
+        ReLU(conv(A_prev, W) + b), h_out = h + 2 * padding - kh + 1, likewise
+        w_out (an odd last row or column is dropped, as 'valid' pooling
+        does); cache, what ``conv_pool_backward`` needs.
     """
-    n, h, w, c_prev = A_prev.shape
-    kh, kw, _, c_new = W.shape
-    p, dtype = padding, A_prev.dtype
-    h_half = (h + 2 * p - kh + 1) // 2
-    w_half = (w + 2 * p - kw + 1) // 2
-    rows = n * h_half * w_half  # windows per plane
-    if p:  # the border of the workspace's A_pad stays zero: only the
-        # inside is written
-        A_pad, _, _ = padded_slab(
-            A_prev, 0, n, 0, h + 2 * p - kh + 1, (kh, kw, 1, 1, p, p), dtype,
-            _buffer(workspace, "A_pad", (n, h + 2 * p, w + 2 * p, c_prev),
-                    dtype, zeros=True))
-    else:
-        A_pad = np.ascontiguousarray(A_prev)
-    tap_major = c_prev < FEW_CHANNELS
-    if tap_major:
-        # Phase planes (36 c_prev, rows), the (kh + 1) x (kw + 1) windows
-        # at stride 2: S[a, b, c, n, y', x'] = A_pad[n, 2 y' + a, 2 x' + b, c]
-        K_phase = (kh + 1) * (kw + 1) * c_prev
-        cols = window_columns(window_view(A_pad, kh + 1, kw + 1, 2, 2),
-                              _buffer(workspace, "cols", (K_phase, rows), dtype))
-        phase_W = np.zeros((c_new * 4, len(cols)), dtype)
-        phase_W.flat[_phase_index(*W.shape)] = W.ravel()
-        # (4 c_new, 36 c_prev) @ (36 c_prev, rows) -> (c_new, 4, rows)
-        Z = _buffer(workspace, "Z", (c_new, 4, rows), dtype)
-        np.matmul(phase_W, cols, out=Z.reshape(4 * c_new, rows))
-        Z += b[:, None, None]
-        planes = [Z[:, o] for o in range(4)]  # (c_new, rows) each
-    else:
-        # (4 * rows, K): plane (dy, dx) holds the windows at stride 2 of
-        # A_pad from (dy, dx) on, rows (n, y', x'), each window a row
-        cols = _buffer(workspace, "cols", (4, rows, kh * kw * c_prev), dtype)
-        for o, (dy, dx) in enumerate(PLANES):
-            plane = A_pad[:, dy:dy + 2 * h_half + kh - 2,
-                          dx:dx + 2 * w_half + kw - 2]
-            window_rows(window_view(plane, kh, kw, 2, 2), cols[o])
-        cols = cols.reshape(4 * rows, -1)
-        # (4 * rows, K) @ (K, c_new) -> (4, rows, c_new)
-        Z = _buffer(workspace, "Z", (4, rows, c_new), dtype)
-        np.matmul(cols, W.reshape(-1, c_new), out=Z.reshape(4 * rows, c_new))
-        Z += b
-        planes = list(Z)  # (rows, c_new) each
-    M = _buffer(workspace, "M", planes[0].shape, dtype)
-    np.maximum(planes[0], planes[1], out=M)  # window maxima, before ReLU
-    np.maximum(M, planes[2], out=M)
-    np.maximum(M, planes[3], out=M)
-    P = _buffer(workspace, "P", (n, h_half, w_half, c_new), dtype)
-    if tap_major:  # (c_new, n * h' * w') -> (n, h', w', c_new)
-        np.maximum(M.reshape(c_new, n, h_half, w_half).transpose(1, 2, 3, 0),
-                   0, out=P)
-    else:
-        np.maximum(M.reshape(P.shape), 0, out=P)
-    return P, (A_pad.shape, p, W, cols, Z, planes, M, tap_major, workspace)
+    plan = _plan(workspace, A_prev.shape, W.shape, padding, A_prev.dtype)
+    _phase_matrix(plan, W, b)
+    _window_matrix(plan, A_prev)
+    _product(plan)
+    _pool(plan)
+    return plan.P, plan
 
 
 def conv_pool_backward(dP, cache, input_gradient=True):
@@ -172,9 +114,9 @@ def conv_pool_backward(dP, cache, input_gradient=True):
 
     Parameters
     ----------
-    dP : numpy.ndarray, shape (n, h_out / 2, w_out / 2, c_new)
+    dP : numpy.ndarray, shape (n, h_out // 2, w_out // 2, c_new)
         Gradient of the loss with respect to the block's output.
-    cache : tuple
+    cache : object
         What ``conv_pool_forward`` returned with the output.
     input_gradient : bool
         Also compute the gradient with respect to the block's input.
@@ -187,32 +129,110 @@ def conv_pool_backward(dP, cache, input_gradient=True):
         db of shape (c_new,). The max-pool gradient of each window goes to
         its first maximum (row-major), as TensorFlow's does.
     """
-    pad_shape, p, W, cols, Z, planes, M, tap_major, workspace = cache
-    c_new = W.shape[3]
-    dtype = Z.dtype
-    if tap_major:  # dP in the planes' layout, (c_new, rows)
-        dP = dP.reshape(-1, c_new).T
-    else:
-        dP = dP.reshape(-1, c_new)
-    # The ReLU's derivative at the window's maximum.
-    dP = np.multiply(dP, M > 0, out=_buffer(workspace, "dP", M.shape, dtype))
-    dZ = _buffer(workspace, "dZ", Z.shape, dtype)
-    dZ_planes = [dZ[:, o] for o in range(4)] if tap_major else list(dZ)
-    for dZ_plane, route in zip(dZ_planes, _first_maximum(planes, M)):
-        np.multiply(dP, route, out=dZ_plane)
-    # Every window sends its whole gradient to one element: db is the sum
-    # of dP (in float64, then rounded).
-    db = dP.sum(axis=1 if tap_major else 0, dtype=np.float64)
-    if tap_major:  # (4 c_new, rows) @ (rows, 36 c_prev), then each W
-        # entry is the sum of its four places in the phase matrix
-        dW = (dZ.reshape(4 * c_new, -1) @ cols.T).ravel()[
-            _phase_index(*W.shape)].sum(axis=0)
-    else:  # (K, 4 * rows) @ (4 * rows, c_new)
-        dW = cols.T @ dZ.reshape(-1, c_new)
+    plan = cache
+    plan.backward_arrays()
+    _route(plan, dP)
+    dW, db = _kernel_gradient(plan)
     dA_prev = None
     if input_gradient:
-        dA_prev = _input_gradient(dZ, W, pad_shape, p, tap_major, workspace)
-    return dA_prev, dW.reshape(W.shape), db.astype(dtype)
+        plan.input_gradient_arrays()
+        _patch_gradient(plan)
+        dA_prev = _overlap_add(plan)
+    return dA_prev, dW, db
+
+
+# The steps of a block, forward then backward (benchmarks/lenet5.py times
+# each by its name).
+
+def _phase_matrix(plan, W, b):
+    """Write the kernels, four times shifted, and the biases into the phase
+    matrix."""
+    kh, kw = plan.W_shape[:2]
+    for o, (dy, dx) in enumerate(OFFSETS):
+        plan.PW_ab[dy:dy + kh, dx:dx + kw, :, o] = W
+    np.copyto(plan.PW_slots, plan.PW_source)
+    plan.bias_row[...] = b
+
+
+def _window_matrix(plan, A):
+    """Copy the input into the phase grid, then every window's patch into
+    the window matrix (one copy of a strided view of the grid)."""
+    plan.to_grid(A, plan.Q)
+    np.copyto(plan.patch_slots, plan.patches)
+
+
+def _product(plan):
+    """The four convolution outputs of every pooling window, bias added:
+    one product."""
+    if plan.tap_major:  # (4 c_new, K + 1) @ (K + 1, windows)
+        np.matmul(plan.PW.T, plan.cols, out=plan.Z)
+    else:  # (windows, K + 1) @ (K + 1, 4 c_new)
+        np.matmul(plan.cols, plan.PW, out=plan.Z)
+
+
+def _pool(plan):
+    """Window maxima of the convolution output, then the ReLU (P)."""
+    planes, M = plan.planes, plan.M
+    np.maximum(planes[0], planes[1], out=M)
+    np.maximum(M, planes[2], out=M)
+    np.maximum(M, planes[3], out=M)
+    np.maximum(plan.M_nhwc, 0, out=plan.P)
+
+
+def _route(plan, dP):
+    """dZ: the ReLU's derivative at each window's maximum, then each
+    window's gradient to its first maximum (zero elsewhere)."""
+    np.multiply(dP.reshape(plan.P.shape), plan.M_nhwc > 0,
+                out=plan.dPm_nhwc)
+    for dZ_plane, route in zip(plan.dZ_planes,
+                               _first_maximum(plan.planes, plan.M)):
+        np.multiply(plan.dPm, route, out=dZ_plane)
+
+
+def _kernel_gradient(plan):
+    """dW and db: the phase matrix's gradient, the bias row included,
+    (K + 1, 4 c_new); each kernel entry is the sum of its four places,
+    each bias of its four columns."""
+    if plan.tap_major:
+        _sum_of_products(plan.cols, plan.dZ.T, plan.dPW, plan.dPW_part)
+    else:
+        _sum_of_products(plan.cols.T, plan.dZ, plan.dPW, plan.dPW_part)
+    np.copyto(plan.dPW_slots, plan.dPW_source)
+    first, second, third, fourth = plan.dW_taps
+    dW = first + second
+    dW += third
+    dW += fourth
+    return dW, plan.dPW[-1].reshape(4, -1).sum(axis=0)
+
+
+def _patch_gradient(plan):
+    """The gradient of every window's patch: the forward's product
+    transposed."""
+    if plan.tap_major:  # (K, 4 c_new) @ (4 c_new, windows)
+        np.matmul(plan.PW[:-1], plan.dZ, out=plan.d_patches)
+    else:  # (windows, 4 c_new) @ (4 c_new, K)
+        np.matmul(plan.dZ, plan.PW[:-1].T, out=plan.d_patches)
+
+
+def _overlap_add(plan):
+    """Add the patches' gradients up on the phase grid (a patch is ah x aw
+    cells: one addition of a strided view per cell offset), then copy the
+    grid back onto the input's positions; returns dA_prev."""
+    plan.dQ.fill(0)
+    for target, source in plan.overlap:
+        target += source
+    plan.from_grid(plan.dQ, plan.dA_prev)
+    return plan.dA_prev
+
+
+def _sum_of_products(a, b, out, part):
+    """out = a @ b, (R, N) @ (N, C), over chunks of N (see CHUNK_BYTES),
+    each chunk's product in ``part`` (R, C) then added to out."""
+    step = max(1, CHUNK_BYTES // ((a.shape[0] + b.shape[1]) * a.itemsize))
+    np.matmul(a[:, :step], b[:step], out=out)
+    for start in range(step, a.shape[1], step):
+        out += np.matmul(a[:, start:start + step], b[start:start + step],
+                         out=part)
 
 
 def _first_maximum(planes, M):
@@ -243,43 +263,189 @@ def _first_maximum(planes, M):
     return routes
 
 
-def _input_gradient(dZ, W, pad_shape, p, tap_major, workspace):
-    """Gradient with respect to the unpadded input, (n, h, w, c_prev).
+def _plan(workspace, A_shape, W_shape, padding, dtype):
+    """The workspace's plan for these shapes (made on first use), or a
+    fresh one without a workspace."""
+    key = (A_shape, W_shape, padding, np.dtype(dtype).str)
+    if workspace is None:
+        return _Plan(*key)
+    plan = workspace.get(key)
+    if plan is None:
+        plan = workspace[key] = _Plan(*key)
+    return plan
 
-    dZ is spread on the padded input's grid (n, h_pad, w_pad, c_new), zeros
-    where no window starts; laid out image after image, row after row, tap
-    (i, j) of the window that starts at flat position q is at
-    q + i * w_pad + j. So each tap's gradient, for the whole batch, is one
-    GEMM row block added to one shifted contiguous run.
+
+def _parities(size, padding, grid):
+    """How one axis of the input maps onto the phase grid: for parity
+    a1 = 0, 1, (cells, input positions) as two slices, input position
+    2 * cell + a1 - padding, within the input and the grid."""
+    out = []
+    for a1 in (0, 1):
+        low = (padding - a1 + 1) // 2  # first cell inside the input
+        first = 2 * low + a1 - padding
+        count = max(0, min((size - first + 1) // 2, grid - low))
+        out.append((slice(low, low + count),
+                    slice(first, first + 2 * count, 2)))
+    return out
+
+
+def _strided(array, shape, strides):
+    """A read-only strided view of an array (no copy)."""
+    return np.lib.stride_tricks.as_strided(array, shape, strides,
+                                           writeable=False)
+
+
+class _Plan:
+    """Arrays and views of one block for one set of shapes.
+
+    Shapes: input (n, h, w, c) padded by p; kernels (kh, kw, c, c_new);
+    pooled output (n, h2, w2, c_new); a patch is ah x aw grid cells of
+    4 c values (ah = kh // 2 + 1), the grid (n, H2, W2) cells with
+    H2 = h2 + ah - 1. K = ah * aw * 4 c, the patch's values, ordered
+    (a2, b2, a1, b1, c): patch row a = 2 a2 + a1, column b = 2 b2 + b1.
+    The phase matrix PW is (K + 1, 4 c_new), columns (dy, dx, k), its last
+    row the biases; the window matrix ``cols`` is (windows, K + 1), or
+    (K + 1, windows) channel-first, its last column (row) ones.
     """
-    n, h_pad, w_pad, c_prev = pad_shape
-    kh, kw, _, c_new = W.shape
-    h_half = (h_pad - kh + 1) // 2
-    w_half = (w_pad - kw + 1) // 2
-    size = h_pad * w_pad
-    dtype = dZ.dtype
-    # The same places are written every time: the rest stays zero.
-    grid = _buffer(workspace, "grid", (n, h_pad, w_pad, c_new), dtype,
-                   zeros=True)
-    for o, (dy, dx) in enumerate(PLANES):
-        plane = dZ[:, o].T if tap_major else dZ[o]  # (rows, c_new)
-        grid[:, dy:dy + 2 * h_half:2, dx:dx + 2 * w_half:2] = (
-            plane.reshape(n, h_half, w_half, c_new))
-    # (K, c_new) @ (c_new, n * size) -> (kh, kw, c_prev, n * size)
-    taps = _buffer(workspace, "taps", (kh, kw, c_prev, n * size), dtype)
-    np.matmul(W.reshape(-1, c_new), grid.reshape(-1, c_new).T,
-              out=taps.reshape(-1, n * size))
-    dA_flat = _buffer(workspace, "dA_flat", (c_prev, (n + 1) * size), dtype)
-    dA_flat[:, n * size:] = 0  # room to shift
-    dA_flat[:, :n * size] = taps[0, 0]
-    for i in range(kh):
-        for j in range(kw):
-            if i or j:
-                shift = i * w_pad + j
-                dA_flat[:, shift:shift + n * size] += taps[i, j]
-    dA_pad = dA_flat[:, :n * size].reshape(c_prev, n, h_pad, w_pad)
-    dA_prev = _buffer(workspace, "dA_prev",
-                      (n, h_pad - 2 * p, w_pad - 2 * p, c_prev), dtype)
-    np.copyto(dA_prev, dA_pad[:, :, p:h_pad - p, p:w_pad - p].transpose(
-        1, 2, 3, 0))
-    return dA_prev
+
+    def __init__(self, A_shape, W_shape, padding, dtype):
+        """Allocate the forward's arrays and make their views."""
+        n, h, w, c = A_shape
+        kh, kw, _, c_new = W_shape
+        self.A_shape, self.W_shape, self.dtype = A_shape, W_shape, dtype
+        h2 = (h + 2 * padding - kh + 1) // 2
+        w2 = (w + 2 * padding - kw + 1) // 2
+        if h2 < 1 or w2 < 1:
+            raise ValueError("the block's output is empty: input {} with "
+                             "kernels {} and padding {}".format(
+                                 A_shape, W_shape, padding))
+        ah, aw = kh // 2 + 1, kw // 2 + 1
+        H2, W2 = h2 + ah - 1, w2 + aw - 1
+        self.h2, self.w2, self.ah, self.aw = h2, w2, ah, aw
+        windows, K = n * h2 * w2, ah * aw * 4 * c
+        self.K = K
+        self.rows = _parities(h, padding, H2)
+        self.columns = _parities(w, padding, W2)
+        self.tap_major = c < FEW_CHANNELS
+        # The kernels placed four times on the (2 ah, 2 aw) patch, then
+        # copied into the phase matrix's order, PW_slots.
+        self.PW_ab = np.zeros((2 * ah, 2 * aw, c, 4, c_new), dtype)
+        self.PW = np.zeros((K + 1, 4 * c_new), dtype)
+        self.PW_slots = self.PW[:K].reshape(ah, aw, 2, 2, c, 4 * c_new)
+        self.PW_source = self.PW_ab.reshape(
+            ah, 2, aw, 2, c, 4 * c_new).transpose(0, 2, 1, 3, 4, 5)
+        self.bias_row = self.PW[K].reshape(4, c_new)
+        if self.tap_major:
+            self.Q = np.zeros((2, 2, c, n, H2, W2), dtype)
+            s = self.Q.strides
+            self.patches = _strided(
+                self.Q, (ah, aw, 2, 2, c, n, h2, w2),
+                (s[4], s[5], s[0], s[1], s[2], s[3], s[4], s[5]))
+            self.cols = np.empty((K + 1, windows), dtype)
+            self.cols[K] = 1
+            self.patch_slots = self.cols[:K].reshape(self.patches.shape)
+            self.Z = np.empty((4 * c_new, windows), dtype)
+            self.planes = list(self.Z.reshape(4, c_new, windows))
+            self.M = np.empty((c_new, windows), dtype)
+            self.M_nhwc = self.M.reshape(c_new, n, h2, w2).transpose(
+                1, 2, 3, 0)
+        else:
+            self.Q = np.zeros((n, H2, W2, 2, 2, c), dtype)
+            s = self.Q.strides
+            self.patches = _strided(self.Q, (n, h2, w2, ah, aw, 4 * c),
+                                    (s[0], s[1], s[2], s[1], s[2], s[5]))
+            self.cols = np.empty((windows, K + 1), dtype)
+            self.cols[:, K] = 1
+            self.patch_slots = self.cols[:, :K].reshape(self.patches.shape)
+            self.Z = np.empty((windows, 4 * c_new), dtype)
+            Z4 = self.Z.reshape(windows, 4, c_new)
+            self.planes = [Z4[:, o] for o in range(4)]
+            self.M = np.empty((windows, c_new), dtype)
+            self.M_nhwc = self.M.reshape(n, h2, w2, c_new)
+        self.P = np.empty((n, h2, w2, c_new), dtype)
+        self.dPW = None  # the backward's arrays, made on first use
+
+    def to_grid(self, A, Q):
+        """Copy the input A (n, h, w, c) into the phase grid Q (whose cells
+        outside the input stay zero: the padding)."""
+        for a1, (cells_y, ys) in enumerate(self.rows):
+            for b1, (cells_x, xs) in enumerate(self.columns):
+                if self.tap_major:
+                    Q[a1, b1, :, :, cells_y, cells_x] = A[:, ys, xs].transpose(
+                        3, 0, 1, 2)
+                else:
+                    Q[:, cells_y, cells_x, a1, b1] = A[:, ys, xs]
+
+    def from_grid(self, dQ, dA):
+        """Copy a gradient on the phase grid dQ back onto the input's grid
+        dA (n, h, w, c) (whose positions outside the grid stay zero)."""
+        for a1, (cells_y, ys) in enumerate(self.rows):
+            for b1, (cells_x, xs) in enumerate(self.columns):
+                if self.tap_major:
+                    dA[:, ys, xs] = dQ[a1, b1, :, :, cells_y,
+                                       cells_x].transpose(1, 2, 3, 0)
+                else:
+                    dA[:, ys, xs] = dQ[:, cells_y, cells_x, a1, b1]
+
+    def backward_arrays(self):
+        """Make the backward's arrays and views, once."""
+        if self.dPW is not None:
+            return
+        n, h, w, c = self.A_shape
+        kh, kw, _, c_new = self.W_shape
+        h2, w2, ah, aw, K, dtype = (self.h2, self.w2, self.ah, self.aw,
+                                    self.K, self.dtype)
+        windows = n * h2 * w2
+        self.dPm = np.empty_like(self.M)
+        self.dZ = np.empty_like(self.Z)
+        if self.tap_major:
+            self.dPm_nhwc = self.dPm.reshape(c_new, n, h2, w2).transpose(
+                1, 2, 3, 0)
+            self.dZ_planes = list(self.dZ.reshape(4, c_new, windows))
+        else:
+            self.dPm_nhwc = self.dPm.reshape(n, h2, w2, c_new)
+            dZ4 = self.dZ.reshape(windows, 4, c_new)
+            self.dZ_planes = [dZ4[:, o] for o in range(4)]
+        self.dPW = np.empty((K + 1, 4 * c_new), dtype)
+        self.dPW_part = np.empty_like(self.dPW)
+        self.dPW_ab = np.empty((2 * ah, 2 * aw, c, 4, c_new), dtype)
+        self.dPW_slots = self.dPW_ab.reshape(
+            ah, 2, aw, 2, c, 4 * c_new).transpose(0, 2, 1, 3, 4, 5)
+        self.dPW_source = self.dPW[:K].reshape(ah, aw, 2, 2, c, 4 * c_new)
+        self.dW_taps = [self.dPW_ab[dy:dy + kh, dx:dx + kw, :, o]
+                        for o, (dy, dx) in enumerate(OFFSETS)]
+        self.dQ = None  # the input gradient's arrays, made on first use
+
+    def input_gradient_arrays(self):
+        """Make the arrays and views of the input gradient, once: the
+        patches' gradients, the grid they add up on, and which view of
+        the one adds to which of the other."""
+        if self.dQ is not None:
+            return
+        n, h, w, c = self.A_shape
+        h2, w2, ah, aw, K, dtype = (self.h2, self.w2, self.ah, self.aw,
+                                    self.K, self.dtype)
+        windows = n * h2 * w2
+        self.dQ = np.empty_like(self.Q)
+        self.dA_prev = np.zeros(self.A_shape, dtype)
+        if self.tap_major:
+            self.d_patches = np.empty((K, windows), dtype)
+            d_patches = self.d_patches.reshape(ah, aw, 2, 2, c, n, h2, w2)
+            self.overlap = [
+                (self.dQ[..., a2:a2 + h2, b2:b2 + w2], d_patches[a2, b2])
+                for a2 in range(ah) for b2 in range(aw)]
+        else:
+            self.d_patches = np.empty((windows, K), dtype)
+            d_patches = self.d_patches.reshape(n, h2, w2, ah, aw * 4 * c)
+            dQ_cells = self.dQ.reshape(self.dQ.shape[:3] + (4 * c,))
+            # A patch row's aw cells lie side by side on the grid, and so
+            # do their values in d_patches: windows r, r + aw, r + 2 aw, ...
+            # of a row cover disjoint runs of cells, added in one go.
+            self.overlap = []
+            for a2 in range(ah):
+                for r in range(min(aw, w2)):
+                    m = len(range(r, w2, aw))
+                    self.overlap.append((
+                        dQ_cells[:, a2:a2 + h2, r:r + m * aw].reshape(
+                            n, h2, m, aw * 4 * c),
+                        d_patches[:, :, r::aw, a2]))

@@ -42,6 +42,7 @@ WEIGHT_SHAPES = (
 CONV_PADDING = (2, 0)  # zeros on each side: conv1 'same', conv2 'valid'
 POOL = (2, 2)  # kernel and stride of both max-pooling layers
 _BLAS = []  # the threadpoolctl controller, made on first use
+_BLAS_HELD = []  # the BLAS thread limits in force, innermost last
 
 Engine = collections.namedtuple("Engine", "name forward backward conv_forward")
 Engine.__doc__ = """How the NumPy LeNet-5 runs its two convolution blocks.
@@ -180,6 +181,11 @@ def _blas_threads(threads):
     (installed with scikit-learn, which mlxtend requires); without it,
     or with ``threads`` None, BLAS is left alone.
 
+    Setting and restoring the limit costs about as much as a training
+    step's small products (threadpoolctl asks every BLAS library), so
+    inside a context with the same limit (a training epoch's, around its
+    steps) this is a context that does nothing.
+
     Parameters
     ----------
     threads : int or None
@@ -189,7 +195,7 @@ def _blas_threads(threads):
     -------
     context manager
     """
-    if threads is None:
+    if threads is None or threads in _BLAS_HELD[-1:]:
         return contextlib.nullcontext()
     if not _BLAS:
         try:
@@ -199,7 +205,19 @@ def _blas_threads(threads):
             _BLAS.append(None)
     if _BLAS[0] is None:
         return contextlib.nullcontext()
-    return _BLAS[0].limit(limits=threads, user_api="blas")
+    return _held(threads, _BLAS[0].limit(limits=threads, user_api="blas"))
+
+
+@contextlib.contextmanager
+def _held(threads, limit):
+    """Enter the threadpoolctl ``limit``, noting ``threads`` as the limit
+    in force until it exits."""
+    with limit:
+        _BLAS_HELD.append(threads)
+        try:
+            yield
+        finally:
+            _BLAS_HELD.pop()
 
 
 def _relu_in_place(Z):
@@ -372,9 +390,7 @@ class NumpyLeNet5(StepTraining):
         P2, block2 = self._blocks.forward(P1, W2, b2, CONV_PADDING[1],
                                           second)  # (n, 5, 5, 16)
         F = P2.reshape(len(X), -1)                # (n, 400), NHWC
-        A3 = _relu_in_place(F @ W3 + b3)        # (n, 120)
-        A4 = _relu_in_place(A3 @ W4 + b4)       # (n, 84)
-        logits = A4 @ W5 + b5                   # (n, 10)
+        logits, A3, A4 = _dense_forward(F, self.weights[4:])
         return logits, (block1, block2, F, A3, A4)
 
     def forward(self, X):
@@ -441,25 +457,25 @@ class NumpyLeNet5(StepTraining):
             as ``get_weights()``.
         """
         block1, block2, F, A3, A4, log_probs = self._last_forward("backward")
-        W1, b1, W2, b2, W3, b3, W4, b4, W5, b5 = self.weights
         n = len(F)
         Y = self._labels(Y, log_probs.shape)
         # Softmax and cross-entropy together: dL/dlogits = (p - y) / n.
         dZ5 = (np.exp(log_probs) - Y) / self.dtype.type(n)  # (n, 10)
-        dA4 = dZ5 @ W5.T                                     # (n, 84)
-        dZ4 = np.multiply(dA4, A4 > 0, out=dA4)
-        dA3 = dZ4 @ W4.T                                     # (n, 120)
-        dZ3 = np.multiply(dA3, A3 > 0, out=dA3)
-        dP2 = (dZ3 @ W3.T).reshape(n, 5, 5, 16)
+        dF, dense = _dense_backward(dZ5, F, A3, A4, self.weights[4:])
         # Back through the blocks: max-pool to the window's first maximum
         # (as TensorFlow), ReLU, conv; nothing needs the images' gradient.
-        dP1, dW2, db2 = self._blocks.backward(dP2, block2)  # (n, 14, 14, 6)
+        dP1, dW2, db2 = self._blocks.backward(dF.reshape(n, 5, 5, 16),
+                                              block2)  # (n, 14, 14, 6)
         _, dW1, db1 = self._blocks.backward(dP1, block1, input_gradient=False)
-        return [dW1, db1, dW2, db2,
-                F.T @ dZ3, dZ3.sum(axis=0), A3.T @ dZ4, dZ4.sum(axis=0),
-                A4.T @ dZ5, dZ5.sum(axis=0)]
+        return [dW1, db1, dW2, db2] + dense
 
     # Training and inference
+
+    def train_epoch(self, X, Y, batch_size, rng, progress=None):
+        """One epoch of ``train_step`` on shuffled mini-batches (see
+        ``StepTraining.train_epoch``), BLAS limited once around all steps."""
+        with _blas_threads(self.blas_threads):
+            return super().train_epoch(X, Y, batch_size, rng, progress)
 
     def train_step(self, X, Y):
         """One Adam step on a batch.
@@ -568,6 +584,36 @@ class NumpyLeNet5(StepTraining):
             A = self._blocks.conv_forward(X, W1, b1.reshape(1, 1, 1, -1),
                                           _relu, "same", (1, 1))
             return np.asarray(A).astype(X.dtype, copy=False)
+
+
+def _dense_forward(F, weights):
+    """The dense layers: (logits, A3, A4) from the flattened features F
+    (n, 400) and the weights W3, b3, W4, b4, W5, b5."""
+    W3, b3, W4, b4, W5, b5 = weights
+    A3 = np.matmul(F, W3)
+    A3 += b3
+    A3 = _relu_in_place(A3)                 # (n, 120)
+    A4 = np.matmul(A3, W4)
+    A4 += b4
+    A4 = _relu_in_place(A4)                 # (n, 84)
+    logits = np.matmul(A4, W5)
+    logits += b5                            # (n, 10)
+    return logits, A3, A4
+
+
+def _dense_backward(dZ5, F, A3, A4, weights):
+    """Back through the dense layers from dZ5, the logits' gradient:
+    (dF, [dW3, db3, dW4, db4, dW5, db5])."""
+    W3, _, W4, _, W5, _ = weights
+    # (W @ dZ.T).T is dZ @ W.T with both operands in the layout BLAS reads
+    # fastest: W's rows are its inputs.
+    dZ4 = (W5 @ dZ5.T).T                     # (n, 84)
+    dZ4 *= A4 > 0
+    dZ3 = (W4 @ dZ4.T).T                     # (n, 120)
+    dZ3 *= A3 > 0
+    dF = (W3 @ dZ3.T).T                      # (n, 400)
+    return dF, [F.T @ dZ3, dZ3.sum(axis=0), A3.T @ dZ4, dZ4.sum(axis=0),
+                A4.T @ dZ5, dZ5.sum(axis=0)]
 
 
 def _log_softmax(logits):
