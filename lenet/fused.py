@@ -163,11 +163,8 @@ def _window_matrix(plan, A):
 
 def _product(plan):
     """The four convolution outputs of every pooling window, bias added:
-    one product."""
-    if plan.tap_major:  # (4 c_new, K + 1) @ (K + 1, windows)
-        np.matmul(plan.PW.T, plan.cols, out=plan.Z)
-    else:  # (windows, K + 1) @ (K + 1, 4 c_new)
-        np.matmul(plan.cols, plan.PW, out=plan.Z)
+    one product, (4 c_new, K + 1) @ (K + 1, windows)."""
+    np.matmul(plan.PW.T, plan.windows, out=plan.Z)
 
 
 def _pool(plan):
@@ -182,8 +179,9 @@ def _pool(plan):
 def _route(plan, dP):
     """dZ: the ReLU's derivative at each window's maximum, then each
     window's gradient to its first maximum (zero elsewhere)."""
-    np.multiply(dP.reshape(plan.P.shape), plan.M_nhwc > 0,
-                out=plan.dPm_nhwc)
+    # in M's channel-first order: only dP is read across its layout
+    np.multiply(dP.reshape(plan.P.shape).transpose(3, 0, 1, 2),
+                plan.M_planes > 0, out=plan.dPm_planes)
     for dZ_plane, route in zip(plan.dZ_planes,
                                _first_maximum(plan.planes, plan.M)):
         np.multiply(plan.dPm, route, out=dZ_plane)
@@ -193,10 +191,7 @@ def _kernel_gradient(plan):
     """dW and db: the phase matrix's gradient, the bias row included,
     (K + 1, 4 c_new); each kernel entry is the sum of its four places,
     each bias of its four columns."""
-    if plan.tap_major:
-        _sum_of_products(plan.cols, plan.dZ.T, plan.dPW, plan.dPW_part)
-    else:
-        _sum_of_products(plan.cols.T, plan.dZ, plan.dPW, plan.dPW_part)
+    _sum_of_products(plan.windows, plan.dZ.T, plan.dPW, plan.dPW_part)
     np.copyto(plan.dPW_slots, plan.dPW_source)
     first, second, third, fourth = plan.dW_taps
     dW = first + second
@@ -211,7 +206,7 @@ def _patch_gradient(plan):
     if plan.tap_major:  # (K, 4 c_new) @ (4 c_new, windows)
         np.matmul(plan.PW[:-1], plan.dZ, out=plan.d_patches)
     else:  # (windows, 4 c_new) @ (4 c_new, K)
-        np.matmul(plan.dZ, plan.PW[:-1].T, out=plan.d_patches)
+        np.matmul(plan.dZ.T, plan.PW[:-1].T, out=plan.d_patches)
 
 
 def _overlap_add(plan):
@@ -327,6 +322,15 @@ class _Plan:
         self.rows = _parities(h, padding, H2)
         self.columns = _parities(w, padding, W2)
         self.tap_major = c < FEW_CHANNELS
+        # With an even padding and an even input inside the grid, the input
+        # is a block of whole cells: one copy moves it to or from the grid.
+        self.whole = None
+        low = padding // 2
+        if (padding % 2 == 0 and h % 2 == 0 and w % 2 == 0
+                and low + h // 2 <= H2 and low + w // 2 <= W2):
+            cells = (slice(low, low + h // 2), slice(low, low + w // 2))
+            self.whole = ((slice(None),) * 4 + cells if self.tap_major
+                          else (slice(None),) + cells)
         # The kernels placed four times on the (2 ah, 2 aw) patch, then
         # copied into the phase matrix's order, PW_slots.
         self.PW_ab = np.zeros((2 * ah, 2 * aw, c, 4, c_new), dtype)
@@ -341,33 +345,35 @@ class _Plan:
             self.patches = _strided(
                 self.Q, (ah, aw, 2, 2, c, n, h2, w2),
                 (s[4], s[5], s[0], s[1], s[2], s[3], s[4], s[5]))
-            self.cols = np.empty((K + 1, windows), dtype)
-            self.cols[K] = 1
-            self.patch_slots = self.cols[:K].reshape(self.patches.shape)
-            self.Z = np.empty((4 * c_new, windows), dtype)
-            self.planes = list(self.Z.reshape(4, c_new, windows))
-            self.M = np.empty((c_new, windows), dtype)
-            self.M_nhwc = self.M.reshape(c_new, n, h2, w2).transpose(
-                1, 2, 3, 0)
+            self.windows = np.empty((K + 1, windows), dtype)
+            self.windows[K] = 1
+            self.patch_slots = self.windows[:K].reshape(self.patches.shape)
         else:
             self.Q = np.zeros((n, H2, W2, 2, 2, c), dtype)
             s = self.Q.strides
             self.patches = _strided(self.Q, (n, h2, w2, ah, aw, 4 * c),
                                     (s[0], s[1], s[2], s[1], s[2], s[5]))
-            self.cols = np.empty((windows, K + 1), dtype)
-            self.cols[:, K] = 1
-            self.patch_slots = self.cols[:, :K].reshape(self.patches.shape)
-            self.Z = np.empty((windows, 4 * c_new), dtype)
-            Z4 = self.Z.reshape(windows, 4, c_new)
-            self.planes = [Z4[:, o] for o in range(4)]
-            self.M = np.empty((windows, c_new), dtype)
-            self.M_nhwc = self.M.reshape(n, h2, w2, c_new)
+            rows = np.empty((windows, K + 1), dtype)
+            rows[:, K] = 1
+            self.patch_slots = rows[:, :K].reshape(self.patches.shape)
+            self.windows = rows.T
+        # The convolution's output and its window maxima, channel-first:
+        # the four planes of a pooling window, and each plane's channels,
+        # are contiguous runs.
+        self.Z = np.empty((4 * c_new, windows), dtype)
+        self.planes = list(self.Z.reshape(4, c_new, windows))
+        self.M = np.empty((c_new, windows), dtype)
+        self.M_planes = self.M.reshape(c_new, n, h2, w2)
+        self.M_nhwc = self.M_planes.transpose(1, 2, 3, 0)
         self.P = np.empty((n, h2, w2, c_new), dtype)
         self.dPW = None  # the backward's arrays, made on first use
 
     def to_grid(self, A, Q):
         """Copy the input A (n, h, w, c) into the phase grid Q (whose cells
         outside the input stay zero: the padding)."""
+        if self.whole is not None:  # one copy
+            np.copyto(Q[self.whole], self._parity_view(A))
+            return
         for a1, (cells_y, ys) in enumerate(self.rows):
             for b1, (cells_x, xs) in enumerate(self.columns):
                 if self.tap_major:
@@ -379,6 +385,9 @@ class _Plan:
     def from_grid(self, dQ, dA):
         """Copy a gradient on the phase grid dQ back onto the input's grid
         dA (n, h, w, c) (whose positions outside the grid stay zero)."""
+        if self.whole is not None:
+            np.copyto(self._parity_view(dA), dQ[self.whole])
+            return
         for a1, (cells_y, ys) in enumerate(self.rows):
             for b1, (cells_x, xs) in enumerate(self.columns):
                 if self.tap_major:
@@ -386,6 +395,16 @@ class _Plan:
                                        cells_x].transpose(1, 2, 3, 0)
                 else:
                     dA[:, ys, xs] = dQ[:, cells_y, cells_x, a1, b1]
+
+    def _parity_view(self, A):
+        """A (n, h, w, c), h and w even, as a view in the grid's axis order:
+        (n, h / 2, w / 2, a1, b1, c), or (a1, b1, c, n, h / 2, w / 2)
+        channel-first."""
+        n, h, w, c = A.shape
+        split = A.reshape(n, h // 2, 2, w // 2, 2, c)
+        if self.tap_major:
+            return split.transpose(2, 4, 5, 0, 1, 3)
+        return split.transpose(0, 1, 3, 2, 4, 5)
 
     def backward_arrays(self):
         """Make the backward's arrays and views, once."""
@@ -398,14 +417,8 @@ class _Plan:
         windows = n * h2 * w2
         self.dPm = np.empty_like(self.M)
         self.dZ = np.empty_like(self.Z)
-        if self.tap_major:
-            self.dPm_nhwc = self.dPm.reshape(c_new, n, h2, w2).transpose(
-                1, 2, 3, 0)
-            self.dZ_planes = list(self.dZ.reshape(4, c_new, windows))
-        else:
-            self.dPm_nhwc = self.dPm.reshape(n, h2, w2, c_new)
-            dZ4 = self.dZ.reshape(windows, 4, c_new)
-            self.dZ_planes = [dZ4[:, o] for o in range(4)]
+        self.dPm_planes = self.dPm.reshape(c_new, n, h2, w2)
+        self.dZ_planes = list(self.dZ.reshape(4, c_new, windows))
         self.dPW = np.empty((K + 1, 4 * c_new), dtype)
         self.dPW_part = np.empty_like(self.dPW)
         self.dPW_ab = np.empty((2 * ah, 2 * aw, c, 4, c_new), dtype)
