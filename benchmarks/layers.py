@@ -40,7 +40,10 @@ channels_last views, its convolution and pooling ops and their backward
 ops) and JAX (jit, NHWC, the gradients by jax.vjp) join as peers with their
 defaults when they are installed (they are optional, not in
 requirements.txt), checked against ours like TensorFlow, and the table adds
-layers/best: lenet/layers.py over the fastest peer.
+layers/best: lenet/layers.py over the fastest peer, and which peer that is.
+Below the table, every row where a peer is faster is named with the reason
+(PEER_FASTER_BECAUSE: what the peer's kernel does that these layers cannot
+or do not).
 """
 import argparse
 import contextlib
@@ -355,6 +358,27 @@ def timed(function):
 # Issue 21's targets, per core: lenet/layers.py's geometric mean of
 # layers/TF and its worst row; the task files' geometric mean of tasks/TF.
 LAYERS_GEOMEAN, LAYERS_WORST, TASKS_GEOMEAN = 1.0, 1.5, 2.5
+PEER_NAMES = {"tf": "TensorFlow", "torch": "PyTorch", "jax": "JAX"}
+# Why a peer can beat lenet/layers.py on a kind of workload: (kind, peer) or
+# kind alone for any peer.
+PEER_FASTER_BECAUSE = {
+    ("max bwd", "torch"): "it keeps the forward's argmax and scatters one value per window; "
+                          "pool_backward receives only A_prev and must find every window's "
+                          "maxima again (and give ties to all of them)",
+    "max bwd": "a compiled kernel finds each window's maximum and routes its gradient in one "
+               "pass; NumPy compares and selects block by block",
+    "max fwd": "a compiled kernel reduces every window in one pass over the input; NumPy "
+               "makes a pass per window row and column",
+    "avg fwd": "a compiled kernel reduces every window in one pass over the input; NumPy "
+               "makes a pass per window row and column",
+    "avg bwd": "a compiled kernel spreads every share in one pass; NumPy adds the shares "
+               "block by block",
+    "conv fwd": "a direct convolution kernel reads the input in place; the layer copies "
+                "every window into a matrix for one BLAS product (25 taps of a one-channel "
+                "input: 25 copies of each value)",
+    "conv bwd": "direct kernels for both gradients read dZ and the input in place; the "
+                "layer copies windows for its BLAS products and adds their gradients back",
+}
 
 
 def geometric_mean(values):
@@ -425,14 +449,18 @@ def speed(workloads, repeat, loop_images):
               .format("workload", "dtype", "layers ms", "tasks ms", "TF ms",
                       "loops ms", "layers/TF", "tasks/TF", "loops/layers")
               + "".join(" {:>9}".format(peer + " ms") for peer in peers)
-              + (" {:>11}".format("layers/best") if peers else ""))
+              + (" {:>11} {:>10}".format("layers/best", "best") if peers else ""))
     print("Median of {} rounds, each timing every workload in turn; loops "
           "timed on the first {} images of each batch and scaled to the full "
           "batch.".format(repeat, loop_images))
     print(header)
     print("-" * len(header))
+    faster = []  # rows where a peer beats lenet/layers.py
     for name, dtype_name, median in rows:
-        best = min(median[peer] for peer in ["tf", *peers])
+        fastest = min(["tf", *peers], key=lambda peer: median[peer])
+        best = median[fastest]
+        if peers and best < median["layers"]:
+            faster.append((name, dtype_name, fastest, median["layers"] / best))
         print("{:<40} {:>7} {:9.2f} {:9.2f} {:9.2f} {:10.1f} {:9.2f} {:8.2f} "
               "{:11.0f}".format(
                   name, dtype_name, 1e3 * median["layers"],
@@ -442,7 +470,8 @@ def speed(workloads, repeat, loop_images):
                   median["loops"] / median["layers"])
               + "".join(" {:9.2f}".format(1e3 * median[peer])
                         for peer in peers)
-              + (" {:11.2f}".format(median["layers"] / best) if peers else ""))
+              + (" {:11.2f} {:>10}".format(median["layers"] / best,
+                                           PEER_NAMES[fastest]) if peers else ""))
     print("-" * len(header))
     for who, targets in (("layers", "target <= {:g}, no row above {:g}"
                           .format(LAYERS_GEOMEAN, LAYERS_WORST)),
@@ -456,6 +485,14 @@ def speed(workloads, repeat, loop_images):
                 for _, _, median in rows]
         print("geometric mean of layers/best peer: {:.2f} (worst {:.2f})"
               .format(geometric_mean(best), max(best)))
+        print("Where a peer is faster: {}".format("no row" if not faster else
+                                                  "{} rows".format(len(faster))))
+        for name, dtype_name, peer, ratio in faster:
+            kind = name[:7]
+            print("  {} {}: {} {:.2f} times as fast: {}".format(
+                name, dtype_name, PEER_NAMES[peer], ratio,
+                PEER_FASTER_BECAUSE.get((kind, peer), PEER_FASTER_BECAUSE.get(
+                    kind, "a compiled kernel where NumPy needs several passes"))))
     for peer, library in (("torch", "PyTorch"), ("jax", "JAX")):
         if peer not in peers:
             print("{}: skipped, not installed (optional)".format(library))

@@ -109,7 +109,7 @@ def test_layers_quick_prints_the_tables():
     for peer, library in (("torch", "PyTorch"), ("jax", "JAX")):
         assert (peer + " ms" in header) == (peer in peers)
         assert (library + ": skipped, not installed (optional)" in first) == (peer not in peers)
-    extra = len(peers) + bool(peers)
+    extra = len(peers) + 2 * bool(peers)  # a column per peer, then layers/best and best
     rows = [line for line in first if line.startswith(("conv", "max", "avg"))]
     assert len(rows) == 16
     assert {row.split()[-8 - extra] for row in rows} == {"float32", "float64"}
@@ -117,6 +117,15 @@ def test_layers_quick_prints_the_tables():
     assert "target <= 1, no row above 1.5" in means["layers/TF"]
     assert "target <= 2.5" in means["tasks/TF"]
     assert ("layers/best" in means) == bool(peers)
+    if peers:  # which peer is fastest, per row; every row a peer wins is explained
+        names = {"TensorFlow", "PyTorch", "JAX"}
+        assert all(row.split()[-1] in names for row in rows)
+        faster = [row for row in rows if float(row.split()[-2]) > 1]
+        count = next(line for line in first if line.startswith("Where a peer is faster: "))
+        assert count.endswith("no row" if not faster else "{} rows".format(len(faster)))
+        notes = [line for line in first if line.startswith("  ") and " times as fast: " in line]
+        assert len(notes) == len(faster)
+        assert all(len(note.split(" times as fast: ")[1]) > 40 for note in notes)
     assert any(line.split()[:1] == ["workload"] and "beyond MiB" in line for line in second)
     rows = [line for line in second if line.startswith("conv")]
     assert len(rows) == 6
