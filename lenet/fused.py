@@ -261,7 +261,7 @@ def _first_maximum(planes, M):
 def _plan(workspace, A_shape, W_shape, padding, dtype):
     """The workspace's plan for these shapes (made on first use), or a
     fresh one without a workspace."""
-    key = (A_shape, W_shape, padding, np.dtype(dtype).str)
+    key = (A_shape, W_shape, padding, dtype)  # a numpy.dtype: hashable
     if workspace is None:
         return _Plan(*key)
     plan = workspace.get(key)

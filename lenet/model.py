@@ -4,8 +4,10 @@ The two convolution blocks (conv, ReLU, 2x2/2 max-pool) run on an engine,
 each with the same results; ``ENGINES`` names them:
 
 - ``"fused"`` (``DEFAULT_ENGINE``, the fastest): ``lenet.fused``, the
-  block's arithmetic fused for a training step (no gradient for the input
-  images, the pooling inside the convolution's output layout);
+  block's arithmetic fused for a training step (the four convolution
+  outputs of each pooling window from one product, no gradient for the
+  input images);
+- ``"layers"``: ``lenet.layers``, the four layers of tasks 0-3, fast;
 - ``"tasks"``: the task functions themselves, ``0-conv_forward.py`` ...
   ``3-pool_backward.py`` at the repository root, imported by file path.
 
