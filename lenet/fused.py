@@ -173,7 +173,7 @@ def _pool(plan):
     np.maximum(planes[0], planes[1], out=M)
     np.maximum(M, planes[2], out=M)
     np.maximum(M, planes[3], out=M)
-    np.maximum(plan.M_nhwc, 0, out=plan.P)
+    np.maximum(plan.M_nhwc, 0, out=plan.P)  # P's storage may be M's order
 
 
 def _route(plan, dP):
@@ -365,13 +365,20 @@ class _Plan:
         self.M = np.empty((c_new, windows), dtype)
         self.M_planes = self.M.reshape(c_new, n, h2, w2)
         self.M_nhwc = self.M_planes.transpose(1, 2, 3, 0)
-        self.P = np.empty((n, h2, w2, c_new), dtype)
+        if self.tap_major:
+            # P stored channel-first too, handed out as an (n, h2, w2,
+            # c_new) view: the ReLU is a contiguous pass, and the next
+            # block copies P into its grid anyway (a transpose there costs
+            # less than a transposing write here).
+            self.P = np.empty((c_new, n, h2, w2), dtype).transpose(1, 2, 3, 0)
+        else:
+            self.P = np.empty((n, h2, w2, c_new), dtype)
         self.dPW = None  # the backward's arrays, made on first use
 
     def to_grid(self, A, Q):
         """Copy the input A (n, h, w, c) into the phase grid Q (whose cells
         outside the input stay zero: the padding)."""
-        if self.whole is not None:  # one copy
+        if self.whole is not None and A.flags.c_contiguous:  # one copy
             np.copyto(Q[self.whole], self._parity_view(A))
             return
         for a1, (cells_y, ys) in enumerate(self.rows):
