@@ -10,9 +10,9 @@ trained for one epoch at a time by each implementation in turn, round after
 round, in one process, so that a load that comes and goes hits all alike;
 the tables show the median epoch from the second round on (the first
 compiles graphs and warms caches). PyTorch (eager, in two layouts:
-channels_last, and channels first with each batch copied to NCHW inside
-the step) and JAX (jit) run when they are installed and are skipped with a
-note otherwise; their LeNet-5s are written here. The benchmark runs twice,
+channels_last, and channels first with each batch made a contiguous NCHW
+tensor inside the step) and JAX (jit) run when they are installed and are
+skipped with a note otherwise; their LeNet-5s are written here. The benchmark runs twice,
 in two child processes: one with every library held to one thread (BLAS,
 OpenMP, TensorFlow's and XLA's thread pools), one with each library's
 defaults. The NumPy model runs on each of its engines (fused, the job's
@@ -218,7 +218,10 @@ class TorchLeNet5(StepTraining):
         True (default): the network in channels_last memory format, fed
         the NHWC batches as they are (a permuted view, no copy). False:
         the network in PyTorch's default (channels first) format, fed each
-        batch copied to a contiguous NCHW tensor inside the step.
+        batch made a contiguous NCHW tensor inside the step. (With one
+        channel the permuted view already is contiguous NCHW, so
+        ``.contiguous()`` returns it without a copy: the layouts differ in
+        the network's activations and kernels, not in its input.)
     """
 
     def __init__(self, seed, channels_last=True):
@@ -244,7 +247,7 @@ class TorchLeNet5(StepTraining):
 
     def inputs(self, X):
         """NHWC images X (n, 28, 28, 1) as the network's (n, 1, 28, 28)
-        input: a channels_last view, or a contiguous NCHW copy."""
+        input: a channels_last view, or made contiguous NCHW."""
         x = self.torch.from_numpy(X).permute(0, 3, 1, 2)
         return x if self.channels_last else x.contiguous()
 
@@ -272,7 +275,7 @@ def make_torch(X, Y, one_thread, seed, channels_last=True):
 
 
 def make_torch_nchw(X, Y, one_thread, seed):
-    """TorchLeNet5 channels first (each batch copied to NCHW)."""
+    """TorchLeNet5 channels first (each batch made contiguous NCHW)."""
     return make_torch(X, Y, one_thread, seed, channels_last=False)
 
 
@@ -535,7 +538,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
         epilog="torch is PyTorch eager in channels_last memory format, "
-               "torch-nchw in channels first (each batch copied to NCHW). "
+               "torch-nchw in channels first (each batch made a "
+               "contiguous NCHW tensor). "
                "PyTorch and JAX are optional: an implementation whose "
                "library is not installed is skipped with a note.")
     parser.add_argument("--epochs", type=int, default=7, metavar="N",
