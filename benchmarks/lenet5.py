@@ -9,26 +9,36 @@ valid, max-pool, dense 120, 84, 10; He-normal kernels, Adam, batch 32) is
 trained for one epoch at a time by each implementation in turn, round after
 round, in one process, so that a load that comes and goes hits all alike;
 the tables show the median epoch from the second round on (the first
-compiles graphs and warms caches). PyTorch (eager, channels_last) and JAX
-(jit) run when they are installed and are skipped with a note otherwise;
-their LeNet-5s are written here. The benchmark runs twice, in two child
-processes: one with every library held to one thread (BLAS, OpenMP,
-TensorFlow's and XLA's thread pools), one with each library's defaults.
-The NumPy model runs on each of its engines (fused, the job's default;
-lenet/layers.py; the task files). The default-threads table adds the NumPy
-model with BLAS left to its own thread count (the model holds BLAS to one
-thread by default). Keras's epoch
-is the time Keras measures inside ``fit``; the others' is the whole epoch of
-``train_epoch`` of ``lenet.training`` (shuffled batches, a train_step each).
-PyTorch's kernels are untruncated He-normal draws (its kaiming_normal_),
-JAX's and the others' truncated, as each framework's he_normal does.
-(Not named lenet.py: benchmarks/layers.py puts this folder first on its
-path, where a lenet.py would hide the lenet package.)
+compiles graphs and warms caches). PyTorch (eager, in two layouts:
+channels_last, and channels first with each batch made a contiguous NCHW
+tensor inside the step) and JAX (jit) run when they are installed and are
+skipped with a note otherwise; their LeNet-5s are written here. The benchmark runs twice,
+in two child processes: one with every library held to one thread (BLAS,
+OpenMP, TensorFlow's and XLA's thread pools), one with each library's
+defaults. The NumPy model runs on each of its engines (fused, the job's
+default; lenet/layers.py; the task files). The default-threads table adds
+the NumPy model with BLAS left to its own thread count (the model holds
+BLAS to one thread by default). Keras's epoch is the time Keras measures
+inside ``fit``; the others' is the whole epoch of ``train_epoch`` of
+``lenet.training`` (shuffled batches, a train_step each). PyTorch's
+kernels are untruncated He-normal draws (its kaiming_normal_), JAX's and
+the others' truncated, as each framework's he_normal does. (Not named
+lenet.py: benchmarks/layers.py and step_profile.py put this folder first
+on their path, where a lenet.py would hide the lenet package.)
 
 Each table also gives every epoch as a multiple of the floor: LeNet-5's
 forward and backward multiply-adds per image (2.26 MFLOP, counted below)
 times the images, at the rate of a large float32 GEMM on one core,
-measured in the same process between the rounds.
+measured in the same process between the rounds. Under each table, the
+ratios the project's targets are judged by (see TARGETS; the targets are
+those of the one-thread table): the NumPy model (fused engine) over
+TensorFlow 1's graph, over the faster of PyTorch's two layouts, and over
+the floor, each from the medians.
+
+After its epochs, the one-thread child profiles the NumPy model's training
+step on the fused engine (benchmarks/step_profile.py: where a step spends
+its time, each part against its floor at the same GEMM rate), printed
+after its table; --no-profile skips it.
 """
 import argparse
 import json
@@ -44,12 +54,17 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+# This folder after ROOT (for step_profile, imported when needed): the lenet
+# package is found first, as the docstring's last paragraph asks.
+if str(HERE) not in sys.path:
+    sys.path.insert(1, str(HERE))
 from lenet.training import StepTraining  # noqa: E402
 
 BATCH = 32
 GEMM_SIZE = 1024  # the floor's GEMM: (1024, 1024) @ (1024, 1024) float32
 IMPLEMENTATIONS = ("numpy", "numpy-layers", "numpy-tasks",
-                   "numpy-blas-default", "tf1", "keras", "torch", "jax")
+                   "numpy-blas-default", "tf1", "keras", "torch", "torch-nchw",
+                   "jax")
 LABELS = {
     "numpy": "NumPy, fused engine",
     "numpy-layers": "NumPy, layers engine",
@@ -58,6 +73,7 @@ LABELS = {
     "tf1": "TensorFlow 1 graph (task 4)",
     "keras": "Keras fit (task 5)",
     "torch": "PyTorch eager, channels_last",
+    "torch-nchw": "PyTorch eager, channels first",
     "jax": "JAX jit",
 }
 # Environment of the one-thread child, set before any library loads.
@@ -67,6 +83,10 @@ ONE_THREAD_ENV = {
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false "
                  "intra_op_parallelism_threads=1",
 }
+# The ratios the project's targets are judged by: NumPy (fused) over each,
+# at most the target in the one-thread table.
+TARGETS = {"tf1": 1.0, "torch": 0.6, "floor": 2.5}
+PROFILE_STEPS = 300  # the step profile's steps (20 with --quick)
 
 
 def lenet_flops_per_image():
@@ -188,16 +208,23 @@ def make_keras(X, Y, one_thread, seed):
 
 
 class TorchLeNet5(StepTraining):
-    """LeNet-5 in PyTorch, eager, channels_last (NHWC memory, no copies of
-    the NHWC batches), He-normal kernels, zero biases, Adam.
+    """LeNet-5 in PyTorch, eager, He-normal kernels, zero biases, Adam.
 
     Parameters
     ----------
     seed : int
         ``torch.manual_seed`` for the initial kernels.
+    channels_last : bool
+        True (default): the network in channels_last memory format, fed
+        the NHWC batches as they are (a permuted view, no copy). False:
+        the network in PyTorch's default (channels first) format, fed each
+        batch made a contiguous NCHW tensor inside the step. (With one
+        channel the permuted view already is contiguous NCHW, so
+        ``.contiguous()`` returns it without a copy: the layouts differ in
+        the network's activations and kernels, not in its input.)
     """
 
-    def __init__(self, seed):
+    def __init__(self, seed, channels_last=True):
         """Build the network and its Adam (Keras's defaults)."""
         import torch
         from torch import nn
@@ -212,15 +239,22 @@ class TorchLeNet5(StepTraining):
             if isinstance(layer, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
                 nn.init.zeros_(layer.bias)
-        self.net = self.net.to(memory_format=torch.channels_last)
+        self.channels_last = channels_last
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=1e-3,
                                           eps=1e-7)
+
+    def inputs(self, X):
+        """NHWC images X (n, 28, 28, 1) as the network's (n, 1, 28, 28)
+        input: a channels_last view, or made contiguous NCHW."""
+        x = self.torch.from_numpy(X).permute(0, 3, 1, 2)
+        return x if self.channels_last else x.contiguous()
 
     def train_step(self, X, Y):
         """One Adam step on NHWC images X and one-hot Y; (loss, accuracy)."""
         torch = self.torch
-        # (n, 28, 28, 1) NHWC -> (n, 1, 28, 28) view in channels_last
-        x = torch.from_numpy(X).permute(0, 3, 1, 2)
+        x = self.inputs(X)
         y = torch.from_numpy(Y.argmax(axis=1))
         logits = self.net(x)
         loss = torch.nn.functional.cross_entropy(logits, y)
@@ -231,12 +265,18 @@ class TorchLeNet5(StepTraining):
         return loss.item(), accuracy.item()
 
 
-def make_torch(X, Y, one_thread, seed):
-    """TorchLeNet5; one thread: torch.set_num_threads(1)."""
+def make_torch(X, Y, one_thread, seed, channels_last=True):
+    """TorchLeNet5 (channels_last by default); one thread:
+    torch.set_num_threads(1)."""
     import torch
     if one_thread:
         torch.set_num_threads(1)
-    return _StepsEpoch(TorchLeNet5(seed), X, Y)
+    return _StepsEpoch(TorchLeNet5(seed, channels_last), X, Y)
+
+
+def make_torch_nchw(X, Y, one_thread, seed):
+    """TorchLeNet5 channels first (each batch made contiguous NCHW)."""
+    return make_torch(X, Y, one_thread, seed, channels_last=False)
 
 
 class JaxLeNet5(StepTraining):
@@ -329,8 +369,9 @@ MAKERS = {"numpy": make_numpy, "numpy-layers": make_numpy_layers,
           "numpy-tasks": make_numpy_tasks,
           "numpy-blas-default": make_numpy_blas_default,
           "tf1": make_tf1, "keras": make_keras, "torch": make_torch,
-          "jax": make_jax}
-OPTIONAL = {"torch": "torch", "jax": "jax"}  # implementation: module
+          "torch-nchw": make_torch_nchw, "jax": make_jax}
+# implementation: module
+OPTIONAL = {"torch": "torch", "torch-nchw": "torch", "jax": "jax"}
 
 
 def worker(args):
@@ -374,8 +415,16 @@ def worker(args):
         # same one (whose threads may still be winding down).
         for index in order_rng.permutation(len(impls)):
             times[impls[index]].append(models[impls[index]].epoch(rng))
-    print(json.dumps({"times": times, "gemm": gemm, "skipped": skipped,
-                      "images": len(X), "load": os.getloadavg()}))
+    result = {"times": times, "gemm": gemm, "skipped": skipped,
+              "images": len(X), "load": os.getloadavg()}
+    if one_thread and "numpy" in impls and args.profile_steps > 0:
+        print("  one thread(s): step profile, {} steps".format(
+            args.profile_steps), file=sys.stderr, flush=True)
+        import step_profile
+        result["profile"] = step_profile.profile(
+            "fused", steps=args.profile_steps, images=args.images,
+            seed=args.seed, data=args.data)
+    print(json.dumps(result))
 
 
 def run_worker(mode, args):
@@ -386,6 +435,7 @@ def run_worker(mode, args):
     command = [sys.executable, str(Path(__file__).resolve()), "--worker",
                mode, "--epochs", str(args.epochs), "--images",
                str(args.images), "--seed", str(args.seed),
+               "--profile-steps", str(args.profile_steps),
                "--impl", *args.impl]
     if args.data is not None:
         command += ["--data", args.data]
@@ -405,8 +455,10 @@ def run_worker(mode, args):
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def print_table(title, result):
-    """One table: median epoch, ratio to NumPy, multiple of the floor."""
+def print_table(title, result, targets=None):
+    """One table: median epoch, ratio to NumPy, multiple of the floor; then
+    the ratio lines (with ``targets``, each ratio's target: see
+    ratio_lines)."""
     gemm = statistics.median(result["gemm"])
     floor = lenet_flops_per_image() * result["images"] / (gemm * 1e9)
     medians = {name: statistics.median(times[1:] or times)
@@ -434,15 +486,61 @@ def print_table(title, result):
             LABELS[name], median, ratio, median / floor))
     for name, why in result["skipped"].items():
         print("{:<32} skipped: {}".format(LABELS[name], why))
-    if base and "torch" in medians:
-        print("NumPy / PyTorch: {:.2f}".format(base / medians["torch"]))
+    for line in ratio_lines(medians, floor, targets):
+        print(line)
+
+
+def ratio_lines(medians, floor, targets=None):
+    """The lines the project's targets are judged by, from the medians.
+
+    Parameters
+    ----------
+    medians : dict
+        Median epoch seconds per implementation that ran.
+    floor : float
+        The floor's seconds per epoch.
+    targets : dict or None
+        TARGETS, to print each ratio's target after it (the one-thread
+        table), or None for the ratios alone.
+
+    Returns
+    -------
+    list of str
+        NumPy (fused) over TensorFlow 1's graph, over the faster PyTorch
+        layout (named), over the floor: those whose implementations ran;
+        none without NumPy.
+    """
+    base = medians.get("numpy")
+    if not base:
+        return []
+
+    def target(key):
+        """' (target <= T)' for the one-thread table, else ''."""
+        return " (target <= {})".format(targets[key]) if targets else ""
+
+    lines = []
+    if "tf1" in medians:
+        lines.append("NumPy / TensorFlow 1 graph: {:.2f}{}".format(
+            base / medians["tf1"], target("tf1")))
+    torches = [name for name in ("torch", "torch-nchw") if name in medians]
+    if torches:
+        fastest = min(torches, key=medians.get)
+        lines.append("NumPy / PyTorch eager (faster layout): {:.2f}{}; "
+                     "faster: {}".format(base / medians[fastest],
+                                         target("torch"), LABELS[fastest]))
+    lines.append("NumPy / floor: {:.1f}{}".format(base / floor,
+                                                  target("floor")))
+    return lines
 
 
 def main(argv=None):
     """Parse the options; run both children and print their tables."""
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
-        epilog="PyTorch and JAX are optional: an implementation whose "
+        epilog="torch is PyTorch eager in channels_last memory format, "
+               "torch-nchw in channels first (each batch made a "
+               "contiguous NCHW tensor). "
+               "PyTorch and JAX are optional: an implementation whose "
                "library is not installed is skipped with a note.")
     parser.add_argument("--epochs", type=int, default=7, metavar="N",
                         help="epochs (rounds) per implementation; the "
@@ -463,12 +561,23 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the weights and of the shuffling")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke test: 3 epochs of 256 images")
+                        help="a smoke test: 3 epochs of 256 images (and "
+                             "20 profiled steps)")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="skip the step profile of the NumPy model "
+                             "(fused engine, benchmarks/step_profile.py) "
+                             "that the one-thread child runs after its "
+                             "epochs when numpy is among --impl ({} "
+                             "steps)".format(PROFILE_STEPS))
+    parser.add_argument("--profile-steps", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=("one", "default"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs, args.images = 3, 256
+    if args.profile_steps is None:  # the parent; a child is told
+        args.profile_steps = (0 if args.no_profile
+                              else 20 if args.quick else PROFILE_STEPS)
     if args.epochs < 2 or args.images < BATCH:
         parser.error("--epochs must be >= 2 and --images >= {}".format(
             BATCH))
@@ -483,7 +592,13 @@ def main(argv=None):
         load_before = os.getloadavg()
         result = run_worker(mode, args)
         result["load_before"] = list(load_before[:1])
-        print_table(titles[mode], result)
+        print_table(titles[mode], result,
+                    targets=TARGETS if mode == "one" else None)
+        if "profile" in result:
+            import step_profile
+            print()
+            step_profile.print_profile(result["profile"],
+                                       statistics.median(result["gemm"]))
     return 0
 
 

@@ -1,5 +1,6 @@
-"""benchmarks/lenet5.py: it runs and prints its tables; its PyTorch and JAX LeNet-5s are the same
-network as the NumPy model (checked when those libraries are installed). No timing is asserted."""
+"""benchmarks/lenet5.py: it runs and prints its tables, the ratio lines under them and the step
+profile; its PyTorch (both layouts) and JAX LeNet-5s are the same network as the NumPy model
+(checked when those libraries are installed). No timing is asserted."""
 import importlib.util
 import subprocess
 import sys
@@ -13,15 +14,48 @@ from lenet.model import NumpyLeNet5
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "lenet5.py"
-spec = importlib.util.spec_from_file_location("benchmark_lenet", SCRIPT)
-benchmark = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(benchmark)
+
+
+def load(name, path):
+    """The module at `path`, imported under `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+benchmark = load("benchmark_lenet", SCRIPT)
+step_profile = load("benchmark_step_profile", SCRIPT.with_name("step_profile.py"))
+
+
+TORCH = importlib.util.find_spec("torch") is not None
 
 
 def run(*args):
     """Run the benchmark with args as a user would, from the repository root."""
     return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=str(ROOT),
                           capture_output=True, text=True, timeout=600)
+
+
+def row(table, name):
+    """The table's row of implementation `name`: (epoch s, x NumPy, x floor)."""
+    line = next(line for line in table.splitlines()
+                if line.startswith(benchmark.LABELS[name] + " "))
+    return tuple(map(float, line[32:].split()))
+
+
+def inverse_of_column(printed, times_numpy):
+    """Whether `printed` (2 decimals) can be 1 / the x NumPy column's `times_numpy` (2 decimals):
+    within both roundings."""
+    value = float(printed)
+    return 1 / (times_numpy + 0.005) - 0.005 <= value <= 1 / (times_numpy - 0.005) + 0.005
+
+
+def ratio(table, prefix):
+    """The text after `prefix` on the table's line that starts with it, or None."""
+    lines = [line[len(prefix):] for line in table.splitlines() if line.startswith(prefix)]
+    assert len(lines) <= 1, lines
+    return lines[0] if lines else None
 
 
 @pytest.mark.slow
@@ -39,17 +73,79 @@ def test_quick_prints_both_tables():
                                       engines + ["numpy-blas-default", "tf1", "keras"]]):
         assert "single-core float32 GEMM" in table and "x floor" in table
         for name in labels:
-            row = next(line for line in table.splitlines()
-                       if line.startswith(benchmark.LABELS[name] + " "))
-            epoch, ratio, floor = map(float, row[32:].split())
+            epoch, times_numpy, floor = row(table, name)
             assert epoch > 0 and floor > 1
-            assert ratio == 1.0 if name == "numpy" else ratio > 0
+            assert times_numpy == 1.0 if name == "numpy" else times_numpy > 0
         for name, module in benchmark.OPTIONAL.items():
             line = next(line for line in table.splitlines()
                         if line.startswith(benchmark.LABELS[name] + " "))
             installed = importlib.util.find_spec(module) is not None
             assert ("skipped: {} is not installed".format(module) in line) != installed
-        assert ("NumPy / PyTorch:" in table) == (importlib.util.find_spec("torch") is not None)
+        assert ("NumPy / PyTorch eager (faster layout): " in table) == TORCH
+        assert "NumPy / TensorFlow 1 graph: " in table and "NumPy / floor: " in table
+
+
+@pytest.fixture(scope="module")
+def quick_output():
+    """stdout of `--quick --impl numpy tf1 torch torch-nchw`, split at its sections: the
+    one-thread table, the step profile, the default-threads table."""
+    result = run("--quick", "--impl", "numpy", "tf1", "torch", "torch-nchw")
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, rest = result.stdout.split("\nOne thread each")[1].split("\nStep profile, ")
+    profile, default = rest.split("\nDefault threads")
+    return one, profile, default
+
+
+@pytest.mark.slow
+def test_quick_prints_the_step_profile_after_the_one_thread_table(quick_output):
+    """The one-thread child profiles 20 steps of the fused engine (--quick); the profile's table
+    (header, a row per part, the whole step) comes after the one-thread table."""
+    _, profile, _ = quick_output
+    lines = profile.splitlines()
+    assert lines[0].startswith("NumPy LeNet-5 on the fused engine") and "20 steps" in lines[0]
+    assert lines[1].split() == ["part", "us/step", "share", "floor", "us", "x", "floor"]
+    step = next(line for line in lines if line.startswith("step "))
+    micros, share, floor, times_floor = step.split()[1:]
+    assert float(micros) > 0 and share == "100%" and float(floor) > 0
+    assert float(times_floor) > 1
+    for label, _ in step_profile.BLOCK_PARTS.values():
+        assert any(line.startswith(label + " ") for line in lines), label
+
+
+@pytest.mark.slow
+def test_quick_prints_the_ratio_lines(quick_output):
+    """Under each table, NumPy over TensorFlow 1's graph, over the faster PyTorch layout (named)
+    and over the floor, matching the table's own columns; the targets only in the one-thread
+    table. The PyTorch line appears when torch is installed."""
+    one, _, default = quick_output
+    for table, targets in ((one, True), (default, False)):
+        numpy_epoch, _, numpy_floor = row(table, "numpy")
+        tf1 = ratio(table, "NumPy / TensorFlow 1 graph: ")
+        floor = ratio(table, "NumPy / floor: ")
+        torch = ratio(table, "NumPy / PyTorch eager (faster layout): ")
+        assert (torch is not None) == TORCH
+        suffixes = {"tf1": " (target <= 1.0)", "floor": " (target <= 2.5)",
+                    "torch": " (target <= 0.6)"} if targets else {}
+        assert tf1.endswith(suffixes.get("tf1", "")) and ("target" in tf1) == targets
+        assert floor == "{:.1f}{}".format(numpy_floor, suffixes.get("floor", ""))
+        assert inverse_of_column(tf1.split()[0], row(table, "tf1")[1])
+        if TORCH:
+            value, _, named = torch.partition("; faster: ")
+            assert value == value.split()[0] + suffixes.get("torch", "")
+            faster = {"torch": row(table, "torch")[0], "torch-nchw": row(table, "torch-nchw")[0]}
+            assert named in (benchmark.LABELS["torch"], benchmark.LABELS["torch-nchw"])
+            name = "torch" if named == benchmark.LABELS["torch"] else "torch-nchw"
+            assert faster[name] <= min(faster.values())
+            assert inverse_of_column(value.split()[0], row(table, name)[1])
+
+
+@pytest.mark.slow
+def test_no_profile_leaves_the_profile_out():
+    """`--no-profile`: the one-thread table and its ratio lines, no step profile."""
+    result = run("--quick", "--impl", "numpy", "--threads", "one", "--no-profile")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "One thread each" in result.stdout and "NumPy / floor: " in result.stdout
+    assert "Step profile" not in result.stdout and "us/step" not in result.stdout
 
 
 @pytest.mark.slow
@@ -57,7 +153,8 @@ def test_help():
     """`--help` documents the options and says that PyTorch and JAX are optional."""
     result = run("--help")
     assert result.returncode == 0
-    for option in ("--quick", "--epochs", "--images", "--data", "--impl", "--threads"):
+    for option in ("--quick", "--epochs", "--images", "--data", "--impl", "--threads",
+                   "--no-profile", "torch-nchw"):
         assert option in result.stdout
     assert "optional" in result.stdout
 
@@ -94,22 +191,29 @@ def numpy_model_and_images():
     return model, X
 
 
-def test_torch_lenet_is_the_same_network(numpy_model_and_images):
+@pytest.mark.parametrize("channels_last", [True, False], ids=["channels_last", "nchw"])
+def test_torch_lenet_is_the_same_network(numpy_model_and_images, channels_last):
     """With the NumPy model's weights (kernels moved to PyTorch's layouts, the first dense
-    layer's rows from NHWC to NCHW flattening order), TorchLeNet5 gives the same logits."""
+    layer's rows from NHWC to NCHW flattening order), TorchLeNet5 gives the same logits in
+    either layout, fed as its train_step feeds it; and each layout is the one it says."""
     torch = pytest.importorskip("torch")
     model, X = numpy_model_and_images
     W1, b1, W2, b2, W3, b3, W4, b4, W5, b5 = model.get_weights()
     W3_nchw = W3.reshape(5, 5, 16, 120).transpose(2, 0, 1, 3).reshape(400, 120)
     values = [W1.transpose(3, 2, 0, 1), b1, W2.transpose(3, 2, 0, 1), b2, W3_nchw.T, b3, W4.T,
               b4, W5.T, b5]
-    net = benchmark.TorchLeNet5(seed=0)
+    net = benchmark.TorchLeNet5(seed=0, channels_last=channels_last)
     parameters = list(net.net.parameters())
     assert sum(p.numel() for p in parameters) == 61706
+    conv2 = parameters[2]  # (16, 6, 5, 5): the two formats differ
+    assert conv2.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert conv2.is_contiguous() != channels_last
     with torch.no_grad():
         for parameter, value in zip(parameters, values):
             parameter.copy_(torch.from_numpy(np.ascontiguousarray(value)))
-        logits = net.net(torch.from_numpy(X).permute(0, 3, 1, 2)).numpy()
+        x = net.inputs(X)
+        assert x.shape == (4, 1, 28, 28) and (channels_last or x.is_contiguous())
+        logits = net.net(x).numpy()
     np.testing.assert_allclose(logits, model._logits(X)[0], rtol=0, atol=1e-5)
 
 
