@@ -141,8 +141,8 @@ def conv_pool_backward(dP, cache, input_gradient=True):
     return dA_prev, dW, db
 
 
-# The steps of a block, forward then backward (benchmarks/lenet5.py times
-# each by its name).
+# The steps of a block, forward then backward (benchmarks/step_profile.py
+# times each by its name).
 
 def _phase_matrix(plan, W, b):
     """Write the kernels, four times shifted, and the biases into the phase
