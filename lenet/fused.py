@@ -20,18 +20,20 @@ the patch times the kernel shifted by (dy, dx):
     Z[2y' + dy, 2x' + dx, k] = sum over a, b, c of
         patch[a, b, c] * W[a - dy, b - dx, c, k]    (zero outside W)
 
-So one matrix product gives all four outputs of every window: the patches
-as the rows of a (windows, K) matrix times a "phase matrix" (K, 4 c_new)
-that holds each kernel four times, shifted. That is 1.44 times the
+So one matrix product gives all four outputs of every window: a "phase
+matrix" (K, 4 c_new) that holds each kernel four times, shifted, times the
+patches, one per window (K values each). That is 1.44 times the
 multiply-adds of LeNet-5's 5x5 kernels (36 taps for 25), but:
 
 - the patches overlap by half where 5x5 windows overlap by 4/5: the
   window matrix is 36 / 4 = 9 values per input value, not 25, and one
   copy builds it (below);
-- the product has 4 c_new columns (64 for LeNet-5's second layer, not
-  16): BLAS runs it near its peak;
-- the four outputs of a pooling window sit side by side, so the pooling
-  is three ``np.maximum`` calls on whole planes;
+- the product has 4 c_new rows of output (64 for LeNet-5's second layer,
+  not 16): BLAS runs it near its peak;
+- the output is channel-first, (4 c_new, windows): the four outputs of
+  the pooling windows are four contiguous planes, so the pooling is three
+  ``np.maximum`` calls on whole planes, and the gradient's routing a few
+  whole-plane operations;
 - the input gradient is the same product transposed: each window sends
   its patch's gradient back, and the patches add up on the input grid.
 
@@ -182,9 +184,7 @@ def _route(plan, dP):
     # in M's channel-first order: only dP is read across its layout
     np.multiply(dP.reshape(plan.P.shape).transpose(3, 0, 1, 2),
                 plan.M_planes > 0, out=plan.dPm_planes)
-    for dZ_plane, route in zip(plan.dZ_planes,
-                               _first_maximum(plan.planes, plan.M)):
-        np.multiply(plan.dPm, route, out=dZ_plane)
+    np.multiply(plan.dPm, _first_maximum(plan.planes, plan.M), out=plan.dZ4)
 
 
 def _kernel_gradient(plan):
@@ -242,20 +242,19 @@ def _first_maximum(planes, M):
 
     Returns
     -------
-    list of 4 bool numpy.ndarray
+    bool numpy.ndarray, shape (4,) + M.shape
         True in plane o where it holds the maximum and no earlier plane
         does: exactly one True per window, as TensorFlow's MaxPoolGrad.
     """
-    first = planes[0] == M
-    taken = first.copy()
-    routes = [first]
-    for plane in planes[1:3]:
-        hit = plane == M
-        hit &= ~taken
-        taken |= hit
-        routes.append(hit)
-    routes.append(~taken)  # the maximum is in the last plane
-    return routes
+    hit = np.empty((4,) + M.shape, bool)
+    for o in range(3):
+        np.equal(planes[o], M, out=hit[o])
+    taken = hit[0] | hit[1]
+    np.greater(hit[1], hit[0], out=hit[1])  # a hit, and none before it
+    np.logical_or(taken, hit[2], out=hit[3])
+    np.greater(hit[2], taken, out=hit[2])
+    np.logical_not(hit[3], out=hit[3])  # the maximum is in the last plane
+    return hit
 
 
 def _plan(workspace, A_shape, W_shape, padding, dtype):
@@ -299,8 +298,10 @@ class _Plan:
     H2 = h2 + ah - 1. K = ah * aw * 4 c, the patch's values, ordered
     (a2, b2, a1, b1, c): patch row a = 2 a2 + a1, column b = 2 b2 + b1.
     The phase matrix PW is (K + 1, 4 c_new), columns (dy, dx, k), its last
-    row the biases; the window matrix ``cols`` is (windows, K + 1), or
-    (K + 1, windows) channel-first, its last column (row) ones.
+    row the biases; ``windows`` is the window matrix as (K + 1, windows),
+    its last row ones: an array of its own channel-first, else the
+    transpose of a (windows, K + 1) array. Z, M and their gradients are
+    channel-first, (4 c_new, windows) and (c_new, windows).
     """
 
     def __init__(self, A_shape, W_shape, padding, dtype):
@@ -425,7 +426,7 @@ class _Plan:
         self.dPm = np.empty_like(self.M)
         self.dZ = np.empty_like(self.Z)
         self.dPm_planes = self.dPm.reshape(c_new, n, h2, w2)
-        self.dZ_planes = list(self.dZ.reshape(4, c_new, windows))
+        self.dZ4 = self.dZ.reshape(4, c_new, windows)
         self.dPW = np.empty((K + 1, 4 * c_new), dtype)
         self.dPW_part = np.empty_like(self.dPW)
         self.dPW_ab = np.empty((2 * ah, 2 * aw, c, 4, c_new), dtype)
