@@ -359,6 +359,7 @@ def timed(function):
 # layers/TF and its worst row; the task files' geometric mean of tasks/TF.
 LAYERS_GEOMEAN, LAYERS_WORST, TASKS_GEOMEAN = 1.0, 1.5, 2.5
 PEER_NAMES = {"tf": "TensorFlow", "torch": "PyTorch", "jax": "JAX"}
+FALLBACK = "a compiled kernel where NumPy needs several passes"  # a kind not listed below
 # Why a peer can beat lenet/layers.py on a kind of workload: (kind, peer) or
 # kind alone for any peer.
 PEER_FASTER_BECAUSE = {
@@ -379,6 +380,14 @@ PEER_FASTER_BECAUSE = {
     "conv bwd": "direct kernels for both gradients read dZ and the input in place; the "
                 "layer copies windows for its BLAS products and adds their gradients back",
 }
+
+
+def why_faster(name, peer):
+    """Why ``peer`` ("tf", "torch", "jax") can beat lenet/layers.py on the workload ``name``
+    (its first two words are its kind, e.g. "conv fwd"): PEER_FASTER_BECAUSE's reason for the
+    kind and that peer, else for the kind, else FALLBACK."""
+    kind = " ".join(name.split()[:2])
+    return PEER_FASTER_BECAUSE.get((kind, peer), PEER_FASTER_BECAUSE.get(kind, FALLBACK))
 
 
 def geometric_mean(values):
@@ -488,11 +497,8 @@ def speed(workloads, repeat, loop_images):
         print("Where a peer is faster: {}".format("no row" if not faster else
                                                   "{} rows".format(len(faster))))
         for name, dtype_name, peer, ratio in faster:
-            kind = name[:7]
             print("  {} {}: {} {:.2f} times as fast: {}".format(
-                name, dtype_name, PEER_NAMES[peer], ratio,
-                PEER_FASTER_BECAUSE.get((kind, peer), PEER_FASTER_BECAUSE.get(
-                    kind, "a compiled kernel where NumPy needs several passes"))))
+                name, dtype_name, PEER_NAMES[peer], ratio, why_faster(name, peer)))
     for peer, library in (("torch", "PyTorch"), ("jax", "JAX")):
         if peer not in peers:
             print("{}: skipped, not installed (optional)".format(library))

@@ -24,6 +24,11 @@ from oracles import course_padding, identity, tf_conv, tf_conv_gradients, tf_poo
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import loops  # noqa: E402
 
+# benchmarks/layers.py as a module (its name would clash with lenet.layers)
+_spec = importlib.util.spec_from_file_location("layers_script", ROOT / "benchmarks" / "layers.py")
+layers_script = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(layers_script)
+
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("m, h_prev, w_prev, c_prev, kh, kw, c_new, padding, stride", CONV_CASES)
@@ -125,13 +130,33 @@ def test_layers_quick_prints_the_tables():
         assert count.endswith("no row" if not faster else "{} rows".format(len(faster)))
         notes = [line for line in first if line.startswith("  ") and " times as fast: " in line]
         assert len(notes) == len(faster)
-        assert all(len(note.split(" times as fast: ")[1]) > 40 for note in notes)
+        names = {value: key for key, value in layers_script.PEER_NAMES.items()}
+        for note in notes:  # each with why_faster's reason for its row and peer
+            row, reason = note.strip().split(" times as fast: ")
+            peer = names[row.split(": ")[1].rsplit(" ", 1)[0]]
+            assert reason == layers_script.why_faster(row, peer), note
     assert any(line.split()[:1] == ["workload"] and "beyond MiB" in line for line in second)
     rows = [line for line in second if line.startswith("conv")]
     assert len(rows) == 6
     assert {row.split()[-6] for row in rows} == {"float32", "float64"}
     assert all(row.split()[-1] in ("ok", "OUT") for row in rows)
     assert any(line.startswith("all 6 rows within bounds: ") for line in second)
+
+
+def test_every_kind_of_workload_has_its_reason():
+    """why_faster gives each kind of workload of the speed table its own reason (never the
+    fallback), PyTorch's kept argmax for the max-pool backward, and the fallback for a kind it
+    does not know."""
+    kinds = {" ".join(layers_script.label(kind, shape, kernel, padding, stride).split()[:2])
+             for kind, shape, kernel, padding, stride in layers_script.FULL}
+    assert kinds == {"conv fwd", "conv bwd", "max fwd", "avg fwd", "max bwd", "avg bwd"}
+    for kind in kinds:
+        for peer in ("tf", "torch", "jax"):
+            assert layers_script.why_faster(kind + " 8x8", peer) != layers_script.FALLBACK
+    assert "argmax" in layers_script.why_faster("max bwd 512x28x28x6 2x2/2", "torch")
+    assert "argmax" not in layers_script.why_faster("max bwd 512x28x28x6 2x2/2", "tf")
+    assert "one-channel" in layers_script.why_faster("conv fwd 512x28x28x1 * 5x5x1x6", "torch")
+    assert layers_script.why_faster("sum fwd 8x8", "tf") == layers_script.FALLBACK
 
 
 @pytest.mark.slow
