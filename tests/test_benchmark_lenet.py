@@ -223,3 +223,45 @@ def test_jax_lenet_is_the_same_network(numpy_model_and_images):
     model, X = numpy_model_and_images
     logits = np.asarray(benchmark.JaxLeNet5._logits(model.get_weights(), X))
     np.testing.assert_allclose(logits, model._logits(X)[0], rtol=0, atol=1e-5)
+
+
+def test_step_profile_parts_nest():
+    """step_profile.profile on a few small steps: every part is timed (the dense layers, Adam and
+    each block's forward and backward are called every step, so each is above zero), the parts
+    and the glue add up to the step, and the fused engine's kinds of work, timed inside its
+    blocks, add up to no more than the blocks' time."""
+    result = step_profile.profile("fused", steps=5, images=64, batch=4)
+    parts, step = result["parts"], result["step"]
+    assert result["engine"] == "fused" and result["batch"] == 4 and result["steps"] == 5
+    for name in step_profile.BLOCK_PARTS:
+        assert parts[name] > 0, name
+    blocks = sum(parts[name] for name in step_profile.BLOCK_PARTS if "block" in name)
+    assert 0 < sum(parts[kind] for kind in step_profile.KINDS) <= blocks
+    # medians of sums are not sums of medians: the parts add up to the step within 20%
+    whole = sum(parts[name] for name in step_profile.BLOCK_PARTS) + parts["other"]
+    assert whole == pytest.approx(step, rel=0.2)
+
+
+def test_step_profile_script():
+    """`step_profile.py --steps 3 --batch 2` prints both tables (the kinds of work on the fused
+    engine); the layers engine prints the first only; --batch 0 is refused; --help names the
+    options."""
+    script = SCRIPT.with_name("step_profile.py")
+
+    def profile(*args):
+        """Run step_profile.py as a user would."""
+        return subprocess.run([sys.executable, str(script), *args], cwd=str(ROOT),
+                              capture_output=True, text=True, timeout=300)
+
+    result = profile("--steps", "3", "--batch", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "batch 2, one thread, median of 3 steps" in result.stdout
+    assert "by kind of work" in result.stdout and "products: " in result.stdout
+    result = profile("--steps", "3", "--batch", "2", "--engine", "layers")
+    assert result.returncode == 0 and "layers engine" in result.stdout
+    assert "by kind of work" not in result.stdout
+    result = profile("--batch", "0")
+    assert result.returncode == 2 and "--batch must be >= 1" in result.stderr
+    result = profile("--help")
+    for option in ("--engine", "--steps", "--batch", "--data"):
+        assert option in result.stdout
