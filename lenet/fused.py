@@ -283,6 +283,17 @@ def _parities(size, padding, grid):
     return out
 
 
+def _view(array, shape):
+    """array reshaped to shape as a view: writes through it must reach
+    array (a reshape that has to copy raises instead of writing into the
+    copy)."""
+    view = array.reshape(shape)
+    if not np.shares_memory(view, array):
+        raise AssertionError("reshape {} -> {} copies".format(array.shape,
+                                                              shape))
+    return view
+
+
 def _strided(array, shape, strides):
     """A read-only strided view of an array (no copy)."""
     return np.lib.stride_tricks.as_strided(array, shape, strides,
@@ -356,7 +367,7 @@ class _Plan:
                                     (s[0], s[1], s[2], s[1], s[2], s[5]))
             rows = np.empty((windows, K + 1), dtype)
             rows[:, K] = 1
-            self.patch_slots = rows[:, :K].reshape(self.patches.shape)
+            self.patch_slots = _view(rows[:, :K], self.patches.shape)
             self.windows = rows.T
         # The convolution's output and its window maxima, channel-first:
         # the four planes of a pooling window, and each plane's channels,
@@ -467,6 +478,6 @@ class _Plan:
                 for r in range(min(aw, w2)):
                     m = len(range(r, w2, aw))
                     self.overlap.append((
-                        dQ_cells[:, a2:a2 + h2, r:r + m * aw].reshape(
-                            n, h2, m, aw * 4 * c),
+                        _view(dQ_cells[:, a2:a2 + h2, r:r + m * aw],
+                              (n, h2, m, aw * 4 * c)),
                         d_patches[:, :, r::aw, a2]))

@@ -67,6 +67,30 @@ def test_block_matches_tensorflow(shape):
     np.testing.assert_array_equal(db, got[3])
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_random_shapes_match_tensorflow(seed):
+    """Random small blocks (1 to 7 channels on either side of FEW_CHANNELS, kernels 1x1 to 6x6,
+    padding 0 to 3, sizes odd and even) match TensorFlow, forward and backward."""
+    rng = np.random.default_rng(100 + seed)
+    kh, kw = rng.integers(1, 7, 2)
+    padding = int(rng.integers(0, 4))
+    h, w = (int(k) - 2 * padding + 1 + int(rng.integers(1, 9)) for k in (kh, kw))
+    h, w = max(h, 1), max(w, 1)
+    while (h + 2 * padding - kh + 1) // 2 < 1 or (w + 2 * padding - kw + 1) // 2 < 1:
+        h, w = h + 1, w + 1
+    n, c, c_new = int(rng.integers(1, 4)), int(rng.integers(1, 8)), int(rng.integers(1, 6))
+    A = rng.standard_normal((n, h, w, c))
+    W = rng.standard_normal((kh, kw, c, c_new))
+    b = rng.standard_normal(c_new)
+    dP = rng.standard_normal(output_shape(n, h, w, kh, kw, c_new, padding))
+    P, cache = fused.conv_pool_forward(A, W, b, padding)
+    got = [P] + list(fused.conv_pool_backward(dP, cache))
+    for name, g, r in zip(("P", "dA_prev", "dW", "db"), got, tf_block(A, W, b, padding, dP)):
+        np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-10 * np.abs(r).max(),
+                                   err_msg="{} {}".format(name, (n, h, w, c, kh, kw, c_new,
+                                                                 padding)))
+
+
 @pytest.mark.parametrize("c_prev", [1, 6])
 def test_ties_go_to_the_first_maximum(c_prev):
     """Sparse small integers make many pooling windows tie at a positive maximum: the gradient of
