@@ -420,3 +420,47 @@ def test_engines_agree_and_unknown_engine_refused(mnist):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
     with pytest.raises(ValueError, match="engine"):
         NumpyLeNet5(engine="gpu")
+
+
+def test_blas_limit_set_once_per_epoch(mnist, monkeypatch):
+    """train_epoch sets the BLAS thread limit once around all its steps (threadpoolctl's call
+    costs as much as a step's dense layers); a lone train_step, predict and evaluate each set it
+    themselves; blas_threads=None never does. The limit asked for is the model's."""
+    entered = []
+
+    class Limit:
+        """A stand-in for threadpoolctl's limit context: records each entry."""
+
+        def __init__(self, limits, user_api):
+            """Remember the limit asked for."""
+            self.limits = limits
+
+        def __enter__(self):
+            """Count an entry."""
+            entered.append(self.limits)
+
+        def __exit__(self, *exc):
+            """Nothing to restore."""
+            return False
+
+    class Controller:
+        """A stand-in for threadpoolctl.ThreadpoolController."""
+
+        def limit(self, limits, user_api):
+            """A context that records its entry."""
+            assert user_api == "blas"
+            return Limit(limits, user_api)
+
+    monkeypatch.setattr(lenet.model, "_BLAS", [Controller()])
+    X = mnist.X_train[:96, ..., None].astype(np.float32)
+    Y = one_hot(mnist.Y_train[:96]).astype(np.float32)
+    model = NumpyLeNet5(seed=0, blas_threads=1)
+    model.train_epoch(X, Y, 32, np.random.default_rng(0))  # three steps
+    assert entered == [1]
+    model.train_step(X[:32], Y[:32])
+    model.predict(X[:8])
+    model.evaluate(X[:8], Y[:8])
+    assert entered == [1, 1, 1, 1]
+    NumpyLeNet5(seed=0, blas_threads=None).train_epoch(X, Y, 32, np.random.default_rng(0))
+    assert entered == [1, 1, 1, 1]
+    assert lenet.model._BLAS_HELD == []  # nothing left held after the epochs
