@@ -365,10 +365,10 @@ class _Plan:
             s = self.Q.strides
             self.patches = _strided(self.Q, (n, h2, w2, ah, aw, 4 * c),
                                     (s[0], s[1], s[2], s[1], s[2], s[5]))
-            rows = np.empty((windows, K + 1), dtype)
-            rows[:, K] = 1
-            self.patch_slots = _view(rows[:, :K], self.patches.shape)
-            self.windows = rows.T
+            by_window = np.empty((windows, K + 1), dtype)  # a row each
+            by_window[:, K] = 1
+            self.patch_slots = _view(by_window[:, :K], self.patches.shape)
+            self.windows = by_window.T
         # The convolution's output and its window maxima, channel-first:
         # the four planes of a pooling window, and each plane's channels,
         # are contiguous runs.
@@ -429,7 +429,7 @@ class _Plan:
         """Make the backward's arrays and views, once."""
         if self.dPW is not None:
             return
-        n, h, w, c = self.A_shape
+        n, _, _, c = self.A_shape
         kh, kw, _, c_new = self.W_shape
         h2, w2, ah, aw, K, dtype = (self.h2, self.w2, self.ah, self.aw,
                                     self.K, self.dtype)
@@ -454,7 +454,7 @@ class _Plan:
         the one adds to which of the other."""
         if self.dQ is not None:
             return
-        n, h, w, c = self.A_shape
+        n, _, _, c = self.A_shape
         h2, w2, ah, aw, K, dtype = (self.h2, self.w2, self.ah, self.aw,
                                     self.K, self.dtype)
         windows = n * h2 * w2
