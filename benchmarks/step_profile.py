@@ -123,7 +123,8 @@ def profile(engine="fused", steps=300, images=4000, seed=0, data="embedded",
     dict
         "parts": {part: median seconds per step} (the BLOCK_PARTS, "other",
         and for the fused engine the KINDS), "step": the median step,
-        "engine", "steps", "batch".
+        "engine", "steps", "batch", and "records": each timed step's
+        seconds by part (its "step" the whole, its "other" the rest).
     """
     from lenet import fused, model as lenet_model
     from lenet.data import as_images, load_mnist, one_hot
@@ -134,16 +135,20 @@ def profile(engine="fused", steps=300, images=4000, seed=0, data="embedded",
     clocks = Clocks()
     blocks = net._blocks
     W1 = net.weights[0]
+    timed = {name: clocks.wrap(name, blocks.forward if "forward" in name
+                               else blocks.backward)
+             for name in ("block1 forward", "block2 forward",
+                          "block1 backward", "block2 backward")}
 
     def forward(X, W, b, pad, workspace=None):
         """The engine's forward, timed as block 1 or 2."""
         name = "block1 forward" if W is W1 else "block2 forward"
-        return clocks.wrap(name, blocks.forward)(X, W, b, pad, workspace)
+        return timed[name](X, W, b, pad, workspace)
 
     def backward(dP, cache, input_gradient=True):
         """The engine's backward, timed as block 1 or 2."""
         name = "block2 backward" if input_gradient else "block1 backward"
-        return clocks.wrap(name, blocks.backward)(dP, cache, input_gradient)
+        return timed[name](dP, cache, input_gradient)
 
     pairs = [(net, "_blocks", blocks._replace(forward=forward,
                                               backward=backward)),
@@ -180,7 +185,8 @@ def profile(engine="fused", steps=300, images=4000, seed=0, data="embedded",
                                               for r in records)
                       for name in names},
             "step": statistics.median(r["step"] for r in records),
-            "engine": net.engine, "steps": len(records), "batch": size}
+            "engine": net.engine, "steps": len(records), "batch": size,
+            "records": records}
 
 
 def print_profile(result, gflops):
